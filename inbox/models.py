@@ -1,0 +1,154 @@
+"""Tables of the inbox: agents and teams, conversations, messages, private notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from crm_core.columns import BigId, JsonDoc, UTCDateTime, enum_column, utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    MARKETER = "marketer"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class MessageStatus(StrEnum):
+    """Mirrors the channel contract's DeliveryStatus; inbound messages are RECEIVED."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    name: str = Field(max_length=100, unique=True)
+
+
+class Agent(SQLModel, table=True):
+    """A person who logs in: support agent, marketer or admin."""
+
+    __tablename__ = "agents"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=200)
+    role: Role = Field(sa_type=enum_column(Role))
+    password_hash: str = Field(max_length=200)
+    team_id: int | None = Field(default=None, foreign_key="teams.id", sa_type=BigId)
+    locale: str = Field(default="en", max_length=16)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    """A thread with one customer. Threading rule (inbox.threading): a new inbound message joins the
+    customer's open conversation on any channel, otherwise opens a new one."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_status_last", "status", "last_message_at"),
+        Index("ix_conversations_customer_status", "customer_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    customer_id: int = Field(foreign_key="customers.id", sa_type=BigId)
+    # The channel account the customer last wrote from: where replies go by default.
+    channel_account: str = Field(max_length=100)
+    channel_type: str = Field(max_length=32)
+    status: ConversationStatus = Field(
+        default=ConversationStatus.OPEN, sa_type=enum_column(ConversationStatus)
+    )
+    assignee_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId, index=True)
+    team_id: int | None = Field(default=None, foreign_key="teams.id", sa_type=BigId, index=True)
+    priority: Priority = Field(default=Priority.NORMAL, sa_type=enum_column(Priority))
+    labels: list[str] = Field(default_factory=list, sa_type=JsonDoc)
+    # True while a bot handles the conversation; a handoff or an agent reply turns it off.
+    bot_active: bool = True
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_message_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The oldest inbound message not yet answered by a person (None when answered).
+    waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation_id", "conversation_id", "id"),
+        Index("ix_messages_provider_id", "channel_account", "provider_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    conversation_id: int = Field(foreign_key="conversations.id", sa_type=BigId)
+    customer_id: int = Field(foreign_key="customers.id", sa_type=BigId, index=True)
+    direction: Direction = Field(sa_type=enum_column(Direction))
+    author_kind: AuthorKind = Field(sa_type=enum_column(AuthorKind))
+    author_agent_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId)
+    channel_account: str = Field(max_length=100)
+    channel_type: str = Field(max_length=32)
+    # The address on that channel: the sender of an inbound message, the recipient of an outbound one.
+    address: str = Field(default="", max_length=320)
+    text: str = Field(default="")
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonDoc)
+    buttons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonDoc)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    status: MessageStatus = Field(sa_type=enum_column(MessageStatus))
+    failure_reason: str | None = Field(default=None)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Note(SQLModel, table=True):
+    """A private note on a conversation: agents and admins only, never sent to the customer."""
+
+    __tablename__ = "notes"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    conversation_id: int = Field(foreign_key="conversations.id", sa_type=BigId, index=True)
+    author_agent_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -35,6 +35,7 @@ class IdentityKind(StrEnum):
     TELEGRAM = "telegram"  # Telegram user id
     VIBER = "viber"  # Viber user id
     WEBCHAT = "webchat"  # website visitor id
+    API = "api"  # "<account>.<user id>" in a system connected through the custom API channel
 
 
 class DeliveryStatus(StrEnum):
@@ -98,7 +99,9 @@ class WebhookRequest:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise MalformedEvent(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+            raise MalformedEvent(
+                f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from exc
 
     def form(self) -> dict[str, str]:
         """The body as application/x-www-form-urlencoded fields (last value wins)."""
@@ -323,12 +326,14 @@ Ingest = Callable[[WebhookRequest], Awaitable[None]]
 @dataclass(frozen=True)
 class ChannelContext:
     """What the hub gives an adapter: its account name, the public base URL (Twilio signs the URL it
-    called; status callbacks point back at it), and a way to push live updates (webchat)."""
+    called; status callbacks point back at it), a way to push live updates (webchat), and a key
+    derived from the hub's secret for this account (webchat signs visitor tokens with it)."""
 
     account: str
     public_url: str
     publish: Publish | None = None
     http_timeout: float = 15.0
+    signing_key: bytes = field(default=b"", repr=False)
 
     def webhook_url(self, channel_type: str) -> str:
         return f"{self.public_url.rstrip('/')}/webhooks/{channel_type}/{self.account}"

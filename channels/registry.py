@@ -44,7 +44,9 @@ def spec_for(channel_type: str) -> ChannelSpec:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            raise UnknownChannelType(f"channel type {channel_type!r} is not implemented in this build") from None
+            raise UnknownChannelType(
+                f"channel type {channel_type!r} is not implemented in this build"
+            ) from None
         raise
     spec: ChannelSpec = getattr(module, attr)
     return spec

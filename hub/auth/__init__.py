@@ -1,0 +1,1 @@
+"""Who is calling: agent sessions and API tokens, roles and what each role may do."""

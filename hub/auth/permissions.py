@@ -1,0 +1,48 @@
+"""What each role may do. Every endpoint names the permission it needs; this table is the only place
+that maps roles to permissions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from inbox.models import Role
+
+
+class Permission(StrEnum):
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    CUSTOMERS_MERGE = "customers:merge"
+    CONVERSATIONS_READ = "conversations:read"
+    CONVERSATIONS_REPLY = "conversations:reply"
+    CONVERSATIONS_MANAGE = "conversations:manage"  # assign, change status, labels
+    NOTES_READ = "notes:read"
+    NOTES_WRITE = "notes:write"
+    EVENTS_WRITE = "events:write"
+    TOKENS_MANAGE = "tokens:manage"
+    AGENTS_MANAGE = "agents:manage"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.AGENT: frozenset(
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.CUSTOMERS_WRITE,
+            Permission.CUSTOMERS_MERGE,
+            Permission.CONVERSATIONS_READ,
+            Permission.CONVERSATIONS_REPLY,
+            Permission.CONVERSATIONS_MANAGE,
+            Permission.NOTES_READ,
+            Permission.NOTES_WRITE,
+            Permission.EVENTS_WRITE,
+        }
+    ),
+    # Marketers see customers and delivery (for campaigns) but not agents' private notes.
+    Role.MARKETER: frozenset(
+        {Permission.CUSTOMERS_READ, Permission.CONVERSATIONS_READ, Permission.EVENTS_WRITE}
+    ),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

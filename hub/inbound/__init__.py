@@ -1,0 +1,1 @@
+"""The inbound path: receive (verify, persist raw, dedupe, acknowledge), then process."""

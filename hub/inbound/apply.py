@@ -1,0 +1,310 @@
+"""Applying one normalised event to the customer record and the inbox.
+
+Runs inside the processor's transaction for the raw event, so a message, its timeline entry, the
+bot's replies and their outbox rows are written together or not at all. Returns the live events to
+publish once that transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bots.turn import Bot, BotTurn
+from channels.contract import (
+    Address,
+    CallEvent,
+    CallStatus,
+    DeliveryReceipt,
+    InboundMessage,
+    MalformedEvent,
+    NormalizedEvent,
+    SubscriptionChange,
+)
+from crm_core.addresses import InvalidAddress, normalize_address
+from crm_core.columns import utcnow
+from crm_core.consent import set_consent
+from crm_core.customers import attach_identity, record_event, resolve_identity
+from crm_core.merge import MergeParticipant, merge_customers
+from crm_core.models import ConsentPurpose, Customer, IdentityKind
+from hub.accounts import Account
+from hub.live import LiveEvent
+from hub.media import MediaStore
+from hub.outbound.enqueue import enqueue_message
+from inbox.conversations import (
+    Threaded,
+    add_inbound_message,
+    add_outbound_message,
+    apply_receipt,
+    edit_inbound_message,
+    thread_inbound,
+)
+from inbox.models import AuthorKind, Conversation, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+_RECEIPT_STATUS = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+}
+
+
+def inbox_event(
+    kind: str, message: Message | None = None, conversation: Conversation | None = None
+) -> LiveEvent:
+    payload: dict[str, Any] = {"type": kind}
+    if message is not None:
+        payload["message_id"] = message.id
+        payload["conversation_id"] = message.conversation_id
+    if conversation is not None:
+        payload["conversation_id"] = conversation.id
+    return LiveEvent("inbox", payload)
+
+
+class EventApplier:
+    def __init__(
+        self,
+        bots: Sequence[Bot],
+        media: MediaStore,
+        merge_participants: Sequence[MergeParticipant],
+        default_region: str | None = None,
+    ) -> None:
+        self.bots = bots
+        self.media = media
+        self.merge_participants = merge_participants
+        self.default_region = default_region
+
+    async def apply(self, session: AsyncSession, account: Account, event: NormalizedEvent) -> list[LiveEvent]:
+        if isinstance(event, InboundMessage):
+            return await self._message(session, account, event)
+        if isinstance(event, DeliveryReceipt):
+            return await self._receipt(session, account, event)
+        if isinstance(event, SubscriptionChange):
+            return await self._subscription(session, account, event)
+        if isinstance(event, CallEvent):
+            return await self._call(session, account, event)
+        raise TypeError(f"unknown normalised event {type(event).__name__}")
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _normalize(self, address: Address) -> tuple[IdentityKind, str]:
+        kind = IdentityKind(address.kind.value)
+        try:
+            return kind, normalize_address(kind, address.value, self.default_region)
+        except InvalidAddress as exc:
+            raise MalformedEvent(str(exc)) from None
+
+    async def _customer_for(
+        self, session: AsyncSession, account: Account, address: Address, locale: str | None = None
+    ) -> tuple[Customer, str]:
+        kind, value = self._normalize(address)
+        resolved = await resolve_identity(
+            session,
+            kind,
+            value,
+            verified=address.verified,
+            source=f"{account.name} inbound",
+            display_name=address.display_name,
+            locale=locale,
+        )
+        customer = resolved.customer
+        if locale and not customer.locale:
+            customer.locale = locale
+            session.add(customer)
+        return customer, value
+
+    async def _stitch(
+        self, session: AsyncSession, account: Account, customer: Customer, extra: Sequence[Address]
+    ) -> Customer:
+        """Attach identities the provider vouches for (a shared own phone). A verified address that
+        already belongs to another customer means both records are one person: merge them, the
+        older record surviving (the merge is recorded and can be undone)."""
+        for address in extra:
+            kind, value = self._normalize(address)
+            owner = await attach_identity(
+                session, customer, kind, value, verified=address.verified, source=f"{account.name} shared"
+            )
+            if isinstance(owner, Customer) and address.verified:
+                survivor, merged = sorted((owner, customer), key=lambda c: c.id or 0)
+                await merge_customers(
+                    session,
+                    survivor.id,  # type: ignore[arg-type]
+                    merged.id,  # type: ignore[arg-type]
+                    by=f"verified {kind.value} shared on {account.name}",
+                    participants=self.merge_participants,
+                )
+                customer = survivor
+        return customer
+
+    def _attachments(self, event: InboundMessage) -> list[dict[str, Any]]:
+        stored = []
+        for attachment in event.attachments:
+            data = asdict(attachment)
+            content = data.pop("content")
+            if content:
+                data["url"] = self.media.save(content, attachment.filename)
+                data["size"] = data.get("size") or len(content)
+            stored.append(data)
+        return stored
+
+    async def _message(
+        self, session: AsyncSession, account: Account, event: InboundMessage
+    ) -> list[LiveEvent]:
+        at = event.sent_at or utcnow()
+        if event.edited and event.provider_message_id:
+            edited = await edit_inbound_message(
+                session, account.name, event.provider_message_id, event.text, at
+            )
+            if edited is not None:
+                return [inbox_event("message.updated", edited)]
+        customer, address = await self._customer_for(session, account, event.sender, event.locale)
+        customer = await self._stitch(session, account, customer, event.extra_identities)
+        threaded = await thread_inbound(session, customer, account.name, account.type, at)
+        meta: dict[str, Any] = dict(event.metadata)
+        for key in ("button_payload", "start_payload", "subject"):
+            if getattr(event, key):
+                meta[key] = getattr(event, key)
+        if event.in_reply_to:
+            meta["in_reply_to"] = list(event.in_reply_to)
+        message = await add_inbound_message(
+            session,
+            threaded.conversation,
+            channel_account=account.name,
+            channel_type=account.type,
+            address=address,
+            text=event.text,
+            attachments=self._attachments(event),
+            provider_message_id=event.provider_message_id,
+            at=at,
+            meta=meta,
+        )
+        events = [inbox_event("message.created", message)]
+        events += await self._run_bots(session, account, customer, threaded, event, address, message)
+        return events
+
+    async def _run_bots(
+        self,
+        session: AsyncSession,
+        account: Account,
+        customer: Customer,
+        threaded: Threaded,
+        event: InboundMessage,
+        address: str,
+        inbound: Message,
+    ) -> list[LiveEvent]:
+        conversation = threaded.conversation
+        turn = BotTurn(
+            customer=customer,
+            conversation_id=conversation.id,  # type: ignore[arg-type]
+            opened=threaded.opened,
+            bot_active=conversation.bot_active,
+            channel_type=account.type,
+            text=event.text,
+            button_payload=event.button_payload,
+            start_payload=event.start_payload,
+        )
+        events: list[LiveEvent] = []
+        for bot in self.bots:
+            for reply in await bot.on_inbound(session, turn):
+                message = await add_outbound_message(
+                    session,
+                    conversation,
+                    text=reply.text,
+                    author_kind=AuthorKind.BOT,
+                    address=address,
+                    channel_account=account.name,
+                    channel_type=account.type,
+                    buttons=[asdict(b) for b in reply.buttons],
+                )
+                reply_to = (inbound.provider_message_id,) if inbound.provider_message_id else ()
+                await enqueue_message(session, message, reply_to=reply_to)
+                events.append(inbox_event("message.created", message))
+        return events
+
+    async def _receipt(
+        self, session: AsyncSession, account: Account, event: DeliveryReceipt
+    ) -> list[LiveEvent]:
+        message = await apply_receipt(
+            session,
+            account.name,
+            event.provider_message_id,
+            _RECEIPT_STATUS[event.status.value],
+            error=event.error,
+            at=event.at,
+        )
+        if message is None:
+            log.debug(
+                "receipt for unknown or older status of %s on %s", event.provider_message_id, account.name
+            )
+            return []
+        return [inbox_event("message.updated", message)]
+
+    async def _subscription(
+        self, session: AsyncSession, account: Account, event: SubscriptionChange
+    ) -> list[LiveEvent]:
+        customer, _ = await self._customer_for(session, account, event.sender)
+        source = f"{account.name}: {event.reason or ('subscribed' if event.subscribed else 'unsubscribed')}"
+        if event.purpose in {purpose.value for purpose in ConsentPurpose}:
+            await set_consent(
+                session, customer.id, account.type, event.purpose, event.subscribed, source=source
+            )  # type: ignore[arg-type]
+        await record_event(
+            session,
+            customer,
+            "channel.subscribed" if event.subscribed else "channel.unsubscribed",
+            {
+                "channel": account.type,
+                "account": account.name,
+                "purpose": event.purpose,
+                "start_payload": event.start_payload,
+            },
+            source=account.name,
+        )
+        return [LiveEvent("inbox", {"type": "customer.updated", "customer_id": customer.id})]
+
+    async def _call(self, session: AsyncSession, account: Account, event: CallEvent) -> list[LiveEvent]:
+        at = event.at or utcnow()
+        customer, address = await self._customer_for(session, account, event.caller)
+        payload = {
+            "call_id": event.call_id,
+            "callee": event.callee,
+            "direction": event.direction,
+            "duration_seconds": event.duration_seconds,
+            "recording_url": event.recording_url,
+            "account": account.name,
+        }
+        await record_event(
+            session, customer, f"call.{event.status.value}", payload, source=account.name, occurred_at=at
+        )
+        if event.status not in (CallStatus.MISSED, CallStatus.ENDED):
+            return [LiveEvent("inbox", {"type": "customer.updated", "customer_id": customer.id})]
+        threaded = await thread_inbound(session, customer, account.name, account.type, at, reply_here=False)
+        message = await add_inbound_message(
+            session,
+            threaded.conversation,
+            channel_account=account.name,
+            channel_type=account.type,
+            address=address,
+            text=_call_summary(event),
+            at=at,
+            meta={"call": payload},
+            author_kind=AuthorKind.SYSTEM,
+        )
+        return [inbox_event("message.created", message)]
+
+
+def _call_summary(event: CallEvent) -> str:
+    if event.status is CallStatus.MISSED:
+        return f"Missed call from {event.caller.value}"
+    duration = event.duration_seconds or 0
+    minutes, seconds = divmod(duration, 60)
+    text = f"Call with {event.caller.value}, {minutes} min {seconds} s"
+    if event.recording_url:
+        text += f" (recording: {event.recording_url})"
+    return text

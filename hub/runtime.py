@@ -1,0 +1,89 @@
+"""The running hub: every long-lived component of one process, built in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from bots.greeting import GreetingBot, load_greetings
+from bots.turn import Bot
+from hub.accounts import Accounts
+from hub.config import HubConfig
+from hub.db import Database
+from hub.inbound.apply import EventApplier
+from hub.inbound.process import InboundProcessor
+from hub.live import LocalBus, make_bus
+from hub.media import MediaStore
+from hub.migrate import missing_revisions
+from hub.outbound.dispatcher import Dispatcher
+from hub.settings import Settings
+from inbox.conversations import ConversationsMergeParticipant
+
+log = logging.getLogger(__name__)
+
+MERGE_PARTICIPANTS = (ConversationsMergeParticipant(),)
+
+
+class SchemaOutdated(RuntimeError):
+    pass
+
+
+def build_bots(config: HubConfig) -> list[Bot]:
+    greeting = config.flows_dir / "greeting.yaml"
+    if greeting.exists():
+        return [GreetingBot(load_greetings(greeting))]
+    log.info("no %s: new conversations are not greeted", greeting)
+    return []
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    config: HubConfig
+    db: Database
+    bus: LocalBus
+    accounts: Accounts
+    media: MediaStore
+    processor: InboundProcessor
+    dispatcher: Dispatcher
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, config: HubConfig, *, bots: list[Bot] | None = None) -> Hub:
+        db = Database(settings.database_url)
+        bus = make_bus(settings.database_url)
+        accounts = Accounts(config, settings.secret_key, bus.publish)
+        media = MediaStore(settings.hub_data_dir / "media")
+        applier = EventApplier(
+            bots if bots is not None else build_bots(config), media, MERGE_PARTICIPANTS, config.default_region
+        )
+        processor = InboundProcessor(db, accounts, bus, applier)
+        dispatcher = Dispatcher(db, accounts, bus, worker_id=settings.hub_worker_id)
+        return cls(settings, config, db, bus, accounts, media, processor, dispatcher)
+
+    async def start(self, *, workers: bool) -> None:
+        missing = await missing_revisions(self.db.engine)
+        if missing:
+            raise SchemaOutdated(
+                f"the database schema is behind ({len(missing)} migration(s) not applied): run `hub migrate`"
+            )
+        await self.bus.start()
+        if workers:
+            self.start_workers()
+
+    def start_workers(self) -> None:
+        self._tasks.append(asyncio.create_task(self.processor.run(), name="inbound-processor"))
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="outbox-dispatcher"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.accounts.aclose()
+        await self.bus.stop()
+        await self.db.dispose()

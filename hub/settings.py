@@ -1,0 +1,57 @@
+"""Process settings from the environment (and a .env file). Every variable is listed in .env.example."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    hub_config: Path = Field(default=Path("hub.yaml"), description="the hub's YAML configuration")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/omnihub.db",
+        description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    hub_data_dir: Path = Field(default=Path("var"), description="SQLite file, media, generated secret key")
+    hub_secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs web chat visitor tokens and agent sessions; generated into var/ if unset",
+    )
+    hub_log_level: str = "INFO"
+    hub_max_body_bytes: int = Field(
+        default=1_048_576, description="largest webhook/API request body accepted"
+    )
+    # None: run the outbox dispatcher and inbound processor inside `hub serve` on SQLite only.
+    hub_worker_in_process: bool | None = None
+    hub_worker_id: str | None = None
+    hub_session_days: int = 14
+    hub_cookie_secure: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def run_worker_in_process(self) -> bool:
+        if self.hub_worker_in_process is not None:
+            return self.hub_worker_in_process
+        return self.is_sqlite
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """The configured key, or one generated once into the data dir (so a demo restart keeps
+        visitor tokens valid). Production deployments with several hosts must set HUB_SECRET_KEY."""
+        if self.hub_secret_key is not None:
+            return self.hub_secret_key.get_secret_value().encode()
+        path = self.hub_data_dir / "secret_key"
+        if not path.exists():
+            self.hub_data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

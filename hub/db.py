@@ -25,6 +25,9 @@ AfterCommit = Callable[[], Any]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the driver: by default it only issues BEGIN before a write
+    # statement, so a SELECT-then-UPDATE "transaction" would read outside any snapshot or lock.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -43,16 +46,25 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: AsyncEngine = create_async_engine(url, echo=echo)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # Writes take the database write lock up front (BEGIN IMMEDIATE): another process's
+            # writer then waits on busy_timeout instead of failing when a read lock would upgrade.
+            self._write_engine = create_async_engine(url, echo=echo)
+            for engine, begin in ((self.engine, "BEGIN"), (self._write_engine, "BEGIN IMMEDIATE")):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                event.listen(engine.sync_engine, "begin", lambda conn, sql=begin: conn.exec_driver_sql(sql))
         elif self.dialect == "postgresql":
             self.engine = create_async_engine(
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
+            self._write_engine = self.engine
         else:
             raise ValueError(
                 f"unsupported database {self.dialect!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self._write_sessions = async_sessionmaker(
+            self._write_engine, expire_on_commit=False, class_=AsyncSession
+        )
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
@@ -69,10 +81,10 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write transaction, committed on success and rolled back on error."""
         if self._write_lock is not None:
-            async with self._write_lock, self._sessions() as session, session.begin():
+            async with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
         else:
-            async with self._sessions() as session, session.begin():
+            async with self._write_sessions() as session, session.begin():
                 yield session
 
     async def ping(self) -> None:
@@ -81,3 +93,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._write_engine is not self.engine:
+            await self._write_engine.dispose()

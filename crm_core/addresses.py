@@ -61,4 +61,7 @@ def parse_identity_ref(ref: str, default_region: str | None = None) -> tuple[Ide
     except ValueError:
         known = ", ".join(k.value for k in IdentityKind)
         raise InvalidAddress(f"unknown identity kind {kind_text!r}; known kinds: {known}") from None
+    if kind is IdentityKind.PHONE and address.startswith(" ") and address.strip()[:1].isdigit():
+        # An unencoded "+" in a query string arrives as a space: phone:+380... -> "phone: 380...".
+        address = "+" + address.strip()
     return kind, normalize_address(kind, address, default_region)

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from channels.webchat import WebchatSettings
-from hub.api import admin, auth, conversations, customers, events, health, live, webhooks
+from hub.api import admin, attributes, auth, conversations, customers, events, health, live, webhooks
 from hub.config import HubConfig, load_config
 from hub.errors import RequestContextMiddleware, install_error_handlers
 from hub.runtime import Hub
@@ -68,6 +68,7 @@ def create_app(
         webhooks.router,
         auth.router,
         customers.router,
+        attributes.router,
         conversations.router,
         events.router,
         admin.router,

@@ -60,7 +60,13 @@ class Hub:
             bots if bots is not None else build_bots(config), media, MERGE_PARTICIPANTS, config.default_region
         )
         processor = InboundProcessor(db, accounts, bus, applier)
-        dispatcher = Dispatcher(db, accounts, bus, worker_id=settings.hub_worker_id)
+        dispatcher = Dispatcher(
+            db,
+            accounts,
+            bus,
+            worker_id=settings.hub_worker_id,
+            lease_seconds=settings.hub_outbox_lease_seconds,
+        )
         return cls(settings, config, db, bus, accounts, media, processor, dispatcher)
 
     async def start(self, *, workers: bool) -> None:

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # None: run the outbox dispatcher and inbound processor inside `hub serve` on SQLite only.
     hub_worker_in_process: bool | None = None
     hub_worker_id: str | None = None
+    hub_outbox_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long a dispatcher owns a claimed outbox row before others may take it",
+    )
     hub_session_days: int = 14
     hub_cookie_secure: bool = False
 

@@ -68,7 +68,10 @@ class CallbackServer:
     async def __aenter__(self) -> CallbackServer:
         app = web.Application()
         app.router.add_post("/callback", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A handler whose client hung up is cancelled: this provider acts on a request only if it
+        # can still answer it. (The window where a provider acts and the sender dies before hearing
+        # back is real for every provider; docs/architecture.md describes it.)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -30,9 +30,13 @@ async def api_hub(make_hub: HubFactory, server: CallbackServer) -> Hub:
 
 
 async def customer_writes(http: httpx.AsyncClient, text: str, event_id: str, user: str = "user-1") -> None:
-    body = json.dumps({"id": event_id, "type": "message", "from": user, "name": "Ivan", "text": text}).encode()
+    body = json.dumps(
+        {"id": event_id, "type": "message", "from": user, "name": "Ivan", "text": text}
+    ).encode()
     response = await http.post(
-        "/webhooks/api/app", content=body, headers={"Content-Type": "application/json", **signed_headers(SECRET, body)}
+        "/webhooks/api/app",
+        content=body,
+        headers={"Content-Type": "application/json", **signed_headers(SECRET, body)},
     )
     assert response.status_code == 200, response.text
 
@@ -41,7 +45,9 @@ async def make_due(hub: Hub) -> None:
     """Skip the backoff wait: the test is about what happens, not about waiting."""
     async with hub.db.transaction() as session:
         await session.execute(
-            update(OutboxItem).where(OutboxItem.status == OutboxStatus.PENDING).values(next_attempt_at=utcnow())
+            update(OutboxItem)
+            .where(OutboxItem.status == OutboxStatus.PENDING)
+            .values(next_attempt_at=utcnow())
         )
 
 
@@ -99,7 +105,9 @@ class TestOutboxFaults:
             assert len(server.received) == 4
             assert {body["id"] for body in server.received} == {row.idempotency_key}
 
-    async def test_permanent_refusal_marks_the_message_failed_with_the_reason(self, make_hub: HubFactory) -> None:
+    async def test_permanent_refusal_marks_the_message_failed_with_the_reason(
+        self, make_hub: HubFactory
+    ) -> None:
         async with CallbackServer(SECRET) as server:
             hub = await api_hub(make_hub, server)
             server.then(Scripted(400, body={"error": "user blocked the app"}))
@@ -110,18 +118,23 @@ class TestOutboxFaults:
                 assert row.status is OutboxStatus.FAILED
                 headers, _ = await agent_headers(hub, Role.AGENT)
                 conversation = (await http.get("/api/v1/conversations", headers=headers)).json()[0]
-                messages = (await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)).json()
+                messages = (
+                    await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+                ).json()
                 failed = messages[-1]
                 assert failed["status"] == "failed"
                 assert "user blocked the app" in failed["failure_reason"]
 
                 # The agent presses retry; this time the provider accepts.
                 retried = await http.post(
-                    f"/api/v1/conversations/{conversation['id']}/messages/{failed['id']}/retry", headers=headers
+                    f"/api/v1/conversations/{conversation['id']}/messages/{failed['id']}/retry",
+                    headers=headers,
                 )
                 assert retried.status_code == 200 and retried.json()["status"] == "queued"
                 await drain(hub)
-                messages = (await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)).json()
+                messages = (
+                    await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+                ).json()
                 assert messages[-1]["status"] == "sent"
                 assert messages[-1]["failure_reason"] is None
 
@@ -149,8 +162,12 @@ class TestOutboxFaults:
                 headers, _ = await agent_headers(hub)
                 conversation = (await http.get("/api/v1/conversations", headers=headers)).json()[0]
                 url = f"/api/v1/conversations/{conversation['id']}/messages"
-                first = await http.post(url, json={"text": "answer"}, headers={**headers, "Idempotency-Key": "k-1"})
-                again = await http.post(url, json={"text": "answer"}, headers={**headers, "Idempotency-Key": "k-1"})
+                first = await http.post(
+                    url, json={"text": "answer"}, headers={**headers, "Idempotency-Key": "k-1"}
+                )
+                again = await http.post(
+                    url, json={"text": "answer"}, headers={**headers, "Idempotency-Key": "k-1"}
+                )
                 assert first.json()["id"] == again.json()["id"]
                 await drain(hub)
             assert [b["text"] for b in server.accepted].count("answer") == 1
@@ -171,12 +188,18 @@ class TestOutboxFaults:
             hub = await api_hub(make_hub, server)
             body = b'{"id": "evt-1", "from": "u", "text": "hi"}'
             async with client_for(hub) as http:
-                forged = await http.post("/webhooks/api/app", content=body, headers=signed_headers("wrong-secret", body))
+                forged = await http.post(
+                    "/webhooks/api/app", content=body, headers=signed_headers("wrong-secret", body)
+                )
                 stale = await http.post(
-                    "/webhooks/api/app", content=body, headers=signed_headers(SECRET, body, int(time.time()) - 3600)
+                    "/webhooks/api/app",
+                    content=body,
+                    headers=signed_headers(SECRET, body, int(time.time()) - 3600),
                 )
             assert forged.status_code == 401 and "does not match" in forged.json()["error"]["message"]
-            assert stale.status_code == 401 and "away from the hub's clock" in stale.json()["error"]["message"]
+            assert (
+                stale.status_code == 401 and "away from the hub's clock" in stale.json()["error"]["message"]
+            )
 
 
 def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> None:

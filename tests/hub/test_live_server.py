@@ -40,14 +40,14 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]
             yield event, json.loads(line[len("data: ") :])
 
 
-async def next_event(events: AsyncIterator[tuple[str, Any]], wanted: str, timeout: float = 15) -> Any:
+async def next_event(events: AsyncIterator[tuple[str, Any]], wanted: str, seconds: float = 15) -> Any:
     async def find() -> Any:
         async for name, data in events:
             if name == wanted:
                 return data
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(find(), timeout)
+    return await asyncio.wait_for(find(), seconds)
 
 
 async def test_agent_and_visitor_see_each_other_live(deployment: HubProcesses) -> None:

@@ -51,6 +51,19 @@ def migrate() -> None:
     typer.echo("database schema is up to date")
 
 
+@app.command("make-migration")
+def make_migration(message: str = typer.Argument(..., help="what the schema change does")) -> None:
+    """(Developers) Write a new Alembic migration from the difference between the models and the
+    schema of DATABASE_URL, after bringing that database up to date."""
+    from alembic import command
+
+    from hub.migrate import alembic_config
+
+    settings = _settings()
+    _migrate(settings)
+    command.revision(alembic_config(settings.database_url), message=message, autogenerate=True)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),

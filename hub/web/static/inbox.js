@@ -561,12 +561,19 @@ async function submitComposer(event) {
 // ---- customer panel -----------------------------------------------------------------------------
 
 const TIMELINE_LABELS = {
-  "message.inbound": "Wrote",
-  "message.outbound": "Was sent",
-  "conversation.opened": "Opened a conversation",
+  "message.inbound": "Customer wrote",
   "channel.subscribed": "Subscribed",
   "channel.unsubscribed": "Unsubscribed",
+  "call.missed": "Missed call",
+  "call.ended": "Call",
 };
+const REPLY_LABELS = { agent: "Agent replied", bot: "Bot replied", system: "System message" };
+
+/** "Agent replied", "Customer wrote", or the event's own name (order.created) for business events. */
+function activityLabel(entry) {
+  if (entry.kind === "message.outbound") return REPLY_LABELS[entry.payload.author] || "Message sent";
+  return TIMELINE_LABELS[entry.kind] || entry.kind;
+}
 
 function section(title, ...content) {
   return el("section", { class: "panel-section" }, el("h3", { class: "panel-title" }, title), ...content);
@@ -606,14 +613,14 @@ function renderCustomer(customer) {
       el(
         "div",
         { class: "activity-head" },
-        el("span", { class: "activity-kind" }, TIMELINE_LABELS[entry.kind] || entry.kind),
+        el("span", { class: "activity-kind" }, activityLabel(entry)),
         timeEl(entry.occurred_at),
       ),
       typeof entry.payload.text === "string" ? el("p", { class: "activity-text" }, entry.payload.text) : null,
     ),
   );
   const facts = [customer.locale && `Language: ${customer.locale}`, customer.timezone, `Customer since ${new Date(customer.created_at).toLocaleDateString()}`].filter(Boolean);
-  $("customer").replaceChildren(
+  const parts = [
     el(
       "header",
       { class: "customer-head" },
@@ -625,7 +632,8 @@ function renderCustomer(customer) {
     section("Consent", consents.length ? el("ul", { class: "plain-list" }, consents) : emptyLine("No consent recorded")),
     section("Attributes", attributes.length ? el("dl", { class: "attributes" }, attributes) : emptyLine("No attributes")),
     section("Recent activity", activity.length ? el("ol", { class: "plain-list" }, activity) : emptyLine("Nothing yet")),
-  );
+  ];
+  $("customer").replaceChildren(...parts.filter(Boolean));
   $("customer").hidden = false;
 }
 

@@ -123,6 +123,8 @@
   // key -> entry. Own messages are keyed by the provider id the hub gives them ("<visitor>:<id>"),
   // so the optimistic bubble and the same message in the history are one entry.
   const entries = new Map();
+  // Insertion counter: breaks ties in the display order (see reorder).
+  let sequence = 0;
 
   // ---- DOM ------------------------------------------------------------------------------------
 
@@ -278,20 +280,35 @@
   /** Add a message from the hub (history or live), or update the optimistic bubble it confirms. */
   function upsert(item) {
     const key = item.direction === "inbound" && item.provider_id ? item.provider_id : `m${item.id}`;
-    const entry = entries.get(key) || { key };
+    const entry = entries.get(key) || { key, seq: ++sequence };
     const isNew = !entries.has(key);
-    Object.assign(entry, item, { state: "delivered", serverId: item.id });
+    Object.assign(entry, item, { state: "delivered", serverId: item.id, order: item.id });
     entries.set(key, entry);
     const node = renderEntry(entry);
     if (isNew) list.append(node);
-    welcome.hidden = true;
+    showConversation();
     return isNew;
   }
 
-  /** Keep the list in the hub's order (ids), with messages still on their way last. */
+  function lastServerId() {
+    return Math.max(0, ...[...entries.values()].map((e) => e.serverId || 0));
+  }
+
+  function pendingOwn() {
+    return [...entries.values()].some((e) => e.direction === "inbound" && !e.serverId);
+  }
+
+  /** The hub's order (message ids). A message the hub hasn't confirmed yet sits right after what
+   * the visitor saw when they sent it, so a reply to it never appears above it. */
   function reorder() {
-    const sorted = [...entries.values()].sort((a, b) => (a.serverId ?? Infinity) - (b.serverId ?? Infinity));
+    const sorted = [...entries.values()].sort((a, b) => a.order - b.order || a.seq - b.seq);
     for (const entry of sorted) list.append(entry.node);
+  }
+
+  /** Once the visitor has written, the intro and the name field have done their job. */
+  function showConversation() {
+    welcome.hidden = true;
+    nameInput.hidden = ![...entries.values()].every((e) => e.direction !== "inbound");
   }
 
   // ---- read receipts and unread badge ------------------------------------------------------
@@ -411,6 +428,9 @@
         reorder();
         scrollToEnd();
         flushReads();
+        // A reply usually means the hub has processed what the visitor sent: fetch the history to
+        // confirm those messages with their real ids and times.
+        if (pendingOwn()) loadHistory().catch(() => showError(t.unavailable));
       }
     });
     stream.addEventListener("error", () => {
@@ -487,10 +507,21 @@
       save();
     }
     const key = `pending:${clientId}`;
-    const entry = { key, clientId, text: trimmed, name: name || undefined, direction: "inbound", author: "customer", created_at: new Date().toISOString(), state: "sending" };
+    const entry = {
+      key,
+      seq: ++sequence,
+      order: lastServerId() + 0.5,
+      clientId,
+      text: trimmed,
+      name: name || undefined,
+      direction: "inbound",
+      author: "customer",
+      created_at: new Date().toISOString(),
+      state: "sending",
+    };
     entries.set(key, entry);
     list.append(renderEntry(entry));
-    welcome.hidden = true;
+    showConversation();
     scrollToEnd();
     ensureConnected();
     deliver(entry);

@@ -164,6 +164,8 @@ class ViberSettings(ChannelSettings):
     avatar: str | None = None
     # The welcome message answered to a not-yet-subscribed user opening the chat (see module docstring).
     welcome_text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_LENGTH)
+    # The bot's public account URI, for deep links (viber://pa?chatURI=<uri>&context=<token>).
+    chat_uri: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,26 @@ from dataclasses import dataclass
 from channels.contract import ChannelAdapter, ChannelContext, Publish
 from channels.registry import spec_for
 from channels.spec import ChannelSettings
+from crm_core.models import IdentityKind
 from hub.config import HubConfig
 
 
 class UnknownAccount(LookupError):
     pass
+
+
+# Which identity of a customer a channel type addresses them by.
+IDENTITY_KIND = {
+    "webchat": IdentityKind.WEBCHAT,
+    "api": IdentityKind.API,
+    "telegram": IdentityKind.TELEGRAM,
+    "viber": IdentityKind.VIBER,
+    "sms": IdentityKind.PHONE,
+    "whatsapp": IdentityKind.PHONE,
+    "voice": IdentityKind.PHONE,
+    "telephony": IdentityKind.PHONE,
+    "email": IdentityKind.EMAIL,
+}
 
 
 @dataclass(frozen=True)

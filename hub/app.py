@@ -36,7 +36,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = Hub.build(settings, config)
         app.state.hub = running
-        await running.start(workers=run_workers)
+        await running.start(workers=run_workers, listeners=run_workers)
         try:
             yield
         finally:

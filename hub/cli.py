@@ -104,6 +104,28 @@ def worker() -> None:
     asyncio.run(main())
 
 
+@app.command()
+def listen() -> None:
+    """Receive email (SMTP server, IMAP polling) without serving the web; for PostgreSQL deployments,
+    where `hub serve` does not run listeners. Run it in one process only."""
+    from hub.runtime import Hub
+
+    settings = _settings()
+    config = _config(settings)
+
+    async def main() -> None:
+        hub = Hub.build(settings, config)
+        await hub.start(workers=False, listeners=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
 async def _upsert_agent(
     settings: Settings, email: str, name: str, role: Role, password: str, reset: bool
 ) -> str:

@@ -13,6 +13,7 @@ from hub.accounts import Accounts
 from hub.config import HubConfig
 from hub.db import Database
 from hub.inbound.apply import EventApplier
+from hub.inbound.listeners import listening_accounts, run_listener
 from hub.inbound.process import InboundProcessor
 from hub.live import LocalBus, make_bus
 from hub.media import MediaStore
@@ -57,7 +58,11 @@ class Hub:
         accounts = Accounts(config, settings.secret_key, bus.publish)
         media = MediaStore(settings.hub_data_dir / "media")
         applier = EventApplier(
-            bots if bots is not None else build_bots(config), media, MERGE_PARTICIPANTS, config.default_region
+            bots if bots is not None else build_bots(config),
+            media,
+            MERGE_PARTICIPANTS,
+            config.default_region,
+            deep_link_secret=settings.secret_key,
         )
         processor = InboundProcessor(db, accounts, bus, applier)
         dispatcher = Dispatcher(
@@ -69,7 +74,7 @@ class Hub:
         )
         return cls(settings, config, db, bus, accounts, media, processor, dispatcher)
 
-    async def start(self, *, workers: bool) -> None:
+    async def start(self, *, workers: bool, listeners: bool = False) -> None:
         missing = await missing_revisions(self.db.engine)
         if missing:
             raise SchemaOutdated(
@@ -78,10 +83,21 @@ class Hub:
         await self.bus.start()
         if workers:
             self.start_workers()
+        if listeners:
+            self.start_listeners()
 
     def start_workers(self) -> None:
         self._tasks.append(asyncio.create_task(self.processor.run(), name="inbound-processor"))
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="outbox-dispatcher"))
+
+    def start_listeners(self) -> None:
+        """SMTP servers and IMAP pollers of email accounts. Run them in one process only (the SMTP
+        port can be bound once): inside `hub serve` on SQLite, or `hub listen` on PostgreSQL."""
+        for account in listening_accounts(self.accounts):
+            task = asyncio.create_task(
+                run_listener(self.db, self.bus, account), name=f"listener-{account.name}"
+            )
+            self._tasks.append(task)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import ConfigDict, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from channels.spec import ChannelSettings
 
@@ -28,6 +28,8 @@ class TelegramSettings(ChannelSettings):
     type: Literal["telegram"] = "telegram"
     token: SecretStr
     webhook_secret: SecretStr
+    # The bot's @username, for deep links (https://t.me/<username>?start=<token>).
+    bot_username: str | None = Field(default=None, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
 
     @field_validator("token")
     @classmethod

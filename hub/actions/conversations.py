@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contract import Button
+from crm_core.models import Identity
+from hub.accounts import IDENTITY_KIND
 from hub.auth.credentials import Principal
 from hub.errors import ApiError
 from hub.inbound.apply import inbox_event
@@ -56,6 +58,33 @@ async def _reply_target(session: AsyncSession, conversation: Conversation) -> Me
     return message
 
 
+async def _identity_on(session: AsyncSession, hub: Hub, conversation: Conversation, account_name: str) -> str:
+    """The customer's address for a channel account other than the conversation's (an SMS to a
+    customer who called, Telegram for one who wrote by email): their newest identity of the kind
+    that channel addresses, verified ones first."""
+    account = hub.accounts.get(account_name)
+    kind = IDENTITY_KIND[account.type]
+    identity = (
+        (
+            await session.execute(
+                select(Identity)
+                .where(Identity.customer_id == conversation.customer_id, Identity.kind == kind)
+                .order_by(Identity.verified.desc(), Identity.id.desc())
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if identity is None:
+        raise ApiError(
+            409,
+            "no_address",
+            f"the customer has no {kind.value} identity, so {account_name} cannot reach them",
+        )
+    return identity.address
+
+
 async def reply(
     hub: Hub,
     conversation_id: int,
@@ -63,9 +92,11 @@ async def reply(
     text: str,
     buttons: Sequence[Button] = (),
     idempotency_key: str | None = None,
+    channel_account: str | None = None,
 ) -> Message:
-    """Queue an agent's reply on the channel the customer last wrote from. With an Idempotency-Key,
-    repeating the request returns the first reply instead of sending twice."""
+    """Queue an agent's reply, by default on the channel the customer last wrote from, or on another
+    of the customer's channels. With an Idempotency-Key, repeating the request returns the first
+    reply instead of sending twice."""
     outbox_key = f"api:{principal.label}:{idempotency_key}" if idempotency_key else None
     async with hub.db.transaction() as session:
         if outbox_key is not None:
@@ -79,20 +110,33 @@ async def reply(
                 assert message is not None
                 return message
         conversation = await inbox.get_conversation(session, conversation_id, lock=True)
-        target = await _reply_target(session, conversation)
+        if channel_account is None or channel_account == conversation.channel_account:
+            target = await _reply_target(session, conversation)
+            account = hub.accounts.get(conversation.channel_account)
+            address = target.address
+            reply_to: tuple[str, ...] = (target.provider_message_id,) if target.provider_message_id else ()
+            subject = target.meta.get("subject")
+        else:
+            account = hub.accounts.get(channel_account)
+            address = await _identity_on(session, hub, conversation, channel_account)
+            reply_to = ()
+            subject = None
         message = await inbox.add_outbound_message(
             session,
             conversation,
             text=text,
             author_kind=AuthorKind.AGENT if principal.agent_id is not None else AuthorKind.SYSTEM,
             author_agent_id=principal.agent_id,
-            address=target.address,
+            address=address,
+            channel_account=account.name,
+            channel_type=account.type,
             buttons=[asdict(b) for b in buttons],
         )
-        reply_to = (target.provider_message_id,) if target.provider_message_id else ()
         if outbox_key is not None:
             message.meta = {**message.meta, "idempotency_key": idempotency_key}
-        await enqueue_message(session, message, reply_to=reply_to, idempotency_key=outbox_key)
+        await enqueue_message(
+            session, message, reply_to=reply_to, idempotency_key=outbox_key, original_subject=subject
+        )
     await hub.bus.publish_all(
         [
             inbox_event("message.created", message),

@@ -123,7 +123,9 @@ async def reply(
     principal: Principal = Depends(require(Permission.CONVERSATIONS_REPLY)),
 ) -> MessageOut:
     buttons = [Button(title=b.title, payload=b.payload, url=b.url) for b in body.buttons]
-    message = await actions.reply(hub, conversation_id, principal, body.text, buttons, idempotency_key)
+    message = await actions.reply(
+        hub, conversation_id, principal, body.text, buttons, idempotency_key, body.channel_account
+    )
     return MessageOut.model_validate(message)
 
 

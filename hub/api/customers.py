@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, Query
 from crm_core import customers as crm
 from crm_core.addresses import parse_identity_ref
 from crm_core.consent import consents_of
+from crm_core.duplicates import find_duplicates
 from crm_core.merge import merges_of
+from hub import deeplinks
 from hub.actions import customers as actions
 from hub.api.deps import get_hub, require
 from hub.api.schemas import (
@@ -15,11 +17,14 @@ from hub.api.schemas import (
     CustomerDetailOut,
     CustomerOut,
     CustomerUpdateIn,
+    DeepLinksOut,
+    DuplicateOut,
     MergeIn,
     MergeOut,
 )
 from hub.auth.credentials import Principal
 from hub.auth.permissions import Permission
+from hub.errors import ApiError
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -115,3 +120,45 @@ async def undo_merge(
     principal: Principal = Depends(require(Permission.CUSTOMERS_MERGE)),
 ) -> MergeOut:
     return MergeOut.model_validate(await actions.undo(hub, merge_id, principal))
+
+
+@router.get("/{customer_id}/duplicates", response_model=list[DuplicateOut])
+async def duplicates(
+    customer_id: int,
+    hub: Hub = Depends(get_hub),
+    _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
+) -> list[DuplicateOut]:
+    """Records that may be the same person (never merged automatically), with the reasons."""
+    async with hub.db.session() as session:
+        found = await find_duplicates(session, customer_id, default_region=hub.config.default_region)
+    return [
+        DuplicateOut(
+            customer=CustomerOut.model_validate(s.customer), score=round(s.score, 1), reasons=s.reasons
+        )
+        for s in found
+    ]
+
+
+@router.post("/{customer_id}/links", response_model=DeepLinksOut)
+async def deep_links(
+    customer_id: int,
+    hub: Hub = Depends(get_hub),
+    _: Principal = Depends(require(Permission.CONVERSATIONS_REPLY)),
+) -> DeepLinksOut:
+    """Links that open a channel already bound to this customer (send one by SMS or email)."""
+    async with hub.db.session() as session:
+        customer = await crm.get_customer(session, customer_id)
+    if customer.merged_into_id is not None:
+        raise ApiError(
+            409, "customer_merged", f"customer {customer_id} was merged into {customer.merged_into_id}"
+        )
+    token = deeplinks.issue(hub.settings.secret_key, customer_id)
+    links: dict[str, str] = {}
+    for account in hub.accounts:
+        username = getattr(account.settings, "bot_username", None)
+        chat_uri = getattr(account.settings, "chat_uri", None)
+        if account.type == "telegram" and username:
+            links[account.name] = deeplinks.telegram_link(username, token)
+        elif account.type == "viber" and chat_uri:
+            links[account.name] = deeplinks.viber_link(chat_uri, token)
+    return DeepLinksOut(token=token, expires_in_days=deeplinks.DEFAULT_TTL_DAYS, links=links)

@@ -91,6 +91,18 @@ class CustomerUpdateIn(_In):
     remove_tags: list[str] = Field(default_factory=list)
 
 
+class DuplicateOut(BaseModel):
+    customer: CustomerOut
+    score: float = Field(description="0-100, how likely the same person")
+    reasons: list[str]
+
+
+class DeepLinksOut(BaseModel):
+    token: str = Field(description="the deep-link payload (Telegram /start, Viber context)")
+    expires_in_days: int
+    links: dict[str, str] = Field(description="channel account -> link that opens it bound to this customer")
+
+
 class MergeIn(_In):
     merged_id: int = Field(description="the customer folded into this one")
 
@@ -165,6 +177,10 @@ class ButtonIn(_In):
 class ReplyIn(_In):
     text: str = Field(min_length=1, max_length=10_000)
     buttons: list[ButtonIn] = Field(default_factory=list, max_length=10)
+    channel_account: str | None = Field(
+        default=None,
+        description="send on this channel account instead of the one the customer last wrote from",
+    )
 
 
 class NoteIn(_In):

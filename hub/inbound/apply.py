@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.turn import Bot, BotTurn
@@ -30,7 +31,8 @@ from crm_core.columns import utcnow
 from crm_core.consent import set_consent
 from crm_core.customers import attach_identity, record_event, resolve_identity
 from crm_core.merge import MergeParticipant, merge_customers
-from crm_core.models import ConsentPurpose, Customer, IdentityKind
+from crm_core.models import ConsentPurpose, Customer, CustomerEvent, IdentityKind
+from hub import deeplinks
 from hub.accounts import Account
 from hub.live import LiveEvent
 from hub.media import MediaStore
@@ -74,11 +76,13 @@ class EventApplier:
         media: MediaStore,
         merge_participants: Sequence[MergeParticipant],
         default_region: str | None = None,
+        deep_link_secret: bytes = b"",
     ) -> None:
         self.bots = bots
         self.media = media
         self.merge_participants = merge_participants
         self.default_region = default_region
+        self.deep_link_secret = deep_link_secret
 
     async def apply(self, session: AsyncSession, account: Account, event: NormalizedEvent) -> list[LiveEvent]:
         if isinstance(event, InboundMessage):
@@ -92,6 +96,13 @@ class EventApplier:
         raise TypeError(f"unknown normalised event {type(event).__name__}")
 
     # ---------------------------------------------------------------------------------------------
+
+    async def _already_missed(self, session: AsyncSession, customer: Customer, event: CallEvent) -> bool:
+        """A forwarded call nobody answered reports "missed" and then "ended": it is one missed call
+        in the conversation, not two entries."""
+        if event.status is not CallStatus.ENDED:
+            return False
+        return any(p.get("call_id") == event.call_id for p in await _missed_calls(session, customer.id))  # type: ignore[arg-type]
 
     def _normalize(self, address: Address) -> tuple[IdentityKind, str]:
         kind = IdentityKind(address.kind.value)
@@ -142,6 +153,35 @@ class EventApplier:
                 customer = survivor
         return customer
 
+    async def _follow_deep_link(
+        self, session: AsyncSession, account: Account, customer: Customer, payload: str
+    ) -> Customer:
+        """A valid deep-link token binds the identity the person arrived with to the customer the
+        token was issued for: the arriving record is merged into that customer (recorded, undoable)."""
+        target_id = deeplinks.resolve(self.deep_link_secret, payload)
+        if target_id is None:
+            return customer
+        target = await session.get(Customer, target_id)
+        while target is not None and target.merged_into_id is not None:
+            target = await session.get(Customer, target.merged_into_id)
+        if target is None or target.id == customer.id:
+            return customer
+        await merge_customers(
+            session,
+            target.id,  # type: ignore[arg-type]
+            customer.id,  # type: ignore[arg-type]
+            by=f"deep link opened on {account.name}",
+            participants=self.merge_participants,
+        )
+        await record_event(
+            session,
+            target,
+            "identity.linked",
+            {"account": account.name, "via": "deep link"},
+            source=account.name,
+        )
+        return target
+
     def _attachments(self, event: InboundMessage) -> list[dict[str, Any]]:
         stored = []
         for attachment in event.attachments:
@@ -165,9 +205,14 @@ class EventApplier:
                 return [inbox_event("message.updated", edited)]
         customer, address = await self._customer_for(session, account, event.sender, event.locale)
         customer = await self._stitch(session, account, customer, event.extra_identities)
+        text = event.text
+        if event.start_payload is not None:
+            customer = await self._follow_deep_link(session, account, customer, event.start_payload)
+            # The payload is a credential of sorts: agents see that the chat was started, not the token.
+            text = "/start" if text.startswith("/start") or not text else text
         threaded = await thread_inbound(session, customer, account.name, account.type, at)
         meta: dict[str, Any] = dict(event.metadata)
-        for key in ("button_payload", "start_payload", "subject"):
+        for key in ("button_payload", "subject"):
             if getattr(event, key):
                 meta[key] = getattr(event, key)
         if event.in_reply_to:
@@ -178,7 +223,7 @@ class EventApplier:
             channel_account=account.name,
             channel_type=account.type,
             address=address,
-            text=event.text,
+            text=text,
             attachments=self._attachments(event),
             provider_message_id=event.provider_message_id,
             at=at,
@@ -198,6 +243,9 @@ class EventApplier:
         address: str,
         inbound: Message,
     ) -> list[LiveEvent]:
+        if event.metadata.get("auto_reply"):
+            # Never answer an out-of-office or a bounce: two autoresponders would talk forever.
+            return []
         conversation = threaded.conversation
         turn = BotTurn(
             customer=customer,
@@ -223,7 +271,7 @@ class EventApplier:
                     buttons=[asdict(b) for b in reply.buttons],
                 )
                 reply_to = (inbound.provider_message_id,) if inbound.provider_message_id else ()
-                await enqueue_message(session, message, reply_to=reply_to)
+                await enqueue_message(session, message, reply_to=reply_to, original_subject=event.subject)
                 events.append(inbox_event("message.created", message))
         return events
 
@@ -270,7 +318,13 @@ class EventApplier:
 
     async def _call(self, session: AsyncSession, account: Account, event: CallEvent) -> list[LiveEvent]:
         at = event.at or utcnow()
-        customer, address = await self._customer_for(session, account, event.caller)
+        # On a call we place, the customer is the one we called.
+        party = (
+            Address(IdentityKind.PHONE, event.callee, verified=True)
+            if event.direction == "outbound"
+            else event.caller
+        )
+        customer, address = await self._customer_for(session, account, party)
         payload = {
             "call_id": event.call_id,
             "callee": event.callee,
@@ -282,7 +336,9 @@ class EventApplier:
         await record_event(
             session, customer, f"call.{event.status.value}", payload, source=account.name, occurred_at=at
         )
-        if event.status not in (CallStatus.MISSED, CallStatus.ENDED):
+        if event.status not in (CallStatus.MISSED, CallStatus.ENDED) or await self._already_missed(
+            session, customer, event
+        ):
             return [LiveEvent("inbox", {"type": "customer.updated", "customer_id": customer.id})]
         threaded = await thread_inbound(session, customer, account.name, account.type, at, reply_here=False)
         message = await add_inbound_message(
@@ -297,6 +353,16 @@ class EventApplier:
             author_kind=AuthorKind.SYSTEM,
         )
         return [inbox_event("message.created", message)]
+
+
+async def _missed_calls(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+    statement = (
+        select(CustomerEvent.payload)
+        .where(CustomerEvent.customer_id == customer_id, CustomerEvent.kind == "call.missed")
+        .order_by(CustomerEvent.id.desc())
+        .limit(20)
+    )
+    return list((await session.execute(statement)).scalars())
 
 
 def _call_summary(event: CallEvent) -> str:

@@ -57,9 +57,10 @@ async def enqueue_message(
     message: Message,
     reply_to: tuple[str, ...] = (),
     idempotency_key: str | None = None,
+    original_subject: str | None = None,
 ) -> int | None:
     """Queue an outbound inbox Message for sending on its channel account (once per key; by default
-    the message's own id)."""
+    the message's own id). ``reply_to`` and ``original_subject`` let email replies thread."""
     assert message.id is not None
     outbound = OutboundMessage(
         to=message.address,
@@ -68,7 +69,11 @@ async def enqueue_message(
         buttons=tuple(Button(**b) for b in message.buttons),
         attachments=tuple(Attachment(**a) for a in message.attachments),
         reply_to=reply_to,
-        metadata={"message_id": message.id, "conversation_id": message.conversation_id},
+        metadata={
+            "message_id": message.id,
+            "conversation_id": message.conversation_id,
+            **({"original_subject": original_subject} if original_subject else {}),
+        },
     )
     return await enqueue(
         session,

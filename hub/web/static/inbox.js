@@ -59,7 +59,10 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, (data && data.error && data.error.message) || `Request failed (HTTP ${response.status}).`);
+    throw new ApiError(
+      response.status,
+      (data && data.error && data.error.message) || `Request failed (HTTP ${response.status}).`,
+    );
   }
   return data;
 }
@@ -126,7 +129,16 @@ function clockTime(iso) {
 }
 
 function timeEl(iso, text) {
-  return el("time", { datetime: iso, title: new Date(iso).toLocaleString(), dataset: text ? {} : { relative: "" } }, text || relativeTime(iso));
+  return el(
+    "time",
+    { datetime: iso, title: new Date(iso).toLocaleString(), dataset: text ? {} : { relative: "" } },
+    text || relativeTime(iso),
+  );
+}
+
+/** Only web links and our own paths become links (never javascript: or data: from a provider). */
+function safeUrl(url) {
+  return typeof url === "string" && (/^https?:\/\//i.test(url) || /^\/(?!\/)/.test(url));
 }
 
 const CHANNELS = {
@@ -214,7 +226,6 @@ function agentName(id) {
 
 async function loadConversations() {
   const list = await api(`/api/v1/conversations?${FILTER_QUERY[state.filter]}&limit=100`);
-  const known = new Set(state.conversations.keys());
   state.conversations.clear();
   for (const conversation of list) {
     state.conversations.set(conversation.id, conversation);
@@ -227,7 +238,6 @@ async function loadConversations() {
     }
   }
   renderList();
-  return known;
 }
 
 /** The row for a conversation; rebuilt only when something it shows changed, so live updates
@@ -235,7 +245,13 @@ async function loadConversations() {
 function renderRow(conversation) {
   const id = conversation.id;
   const flags = { active: id === state.currentId, fresh: state.fresh.has(id), unread: state.unread.has(id) };
-  const signature = JSON.stringify([conversation.customer_name, conversation.channel_type, conversation.last_message_text, conversation.last_message_at, flags]);
+  const signature = JSON.stringify([
+    conversation.customer_name,
+    conversation.channel_type,
+    conversation.last_message_text,
+    conversation.last_message_at,
+    flags,
+  ]);
   const old = state.rows.get(id);
   if (old && old.dataset.signature === signature) return old;
   const classes = ["conversation"];
@@ -267,7 +283,13 @@ function renderRow(conversation) {
         { class: "conversation-bottom" },
         channelBadge(conversation.channel_type),
         el("span", { class: "conversation-snippet" }, conversation.last_message_text || "No messages yet"),
-        state.unread.has(id) ? el("span", { class: "unread-dot", title: "New customer messages" }, el("span", { class: "visually-hidden" }, "Unread")) : null,
+        state.unread.has(id)
+          ? el(
+              "span",
+              { class: "unread-dot", title: "New customer messages" },
+              el("span", { class: "visually-hidden" }, "Unread"),
+            )
+          : null,
       ),
     ),
   );
@@ -343,10 +365,18 @@ async function openConversation(id) {
 function renderHeader() {
   const conversation = state.current;
   const listed = state.conversations.get(conversation.id);
-  const name = (listed && listed.customer_name) || (state.customer && state.customer.display_name) || `Customer ${conversation.customer_id}`;
+  const name =
+    (listed && listed.customer_name) ||
+    (state.customer && state.customer.display_name) ||
+    `Customer ${conversation.customer_id}`;
   $("thread-title").textContent = name;
-  const status = el("span", { class: "chip chip--status", dataset: { status: conversation.status } }, STATUS_LABELS[conversation.status]);
-  const assignee = conversation.assignee_id === null ? "Unassigned" : `Assigned to ${agentName(conversation.assignee_id)}`;
+  const status = el(
+    "span",
+    { class: "chip chip--status", dataset: { status: conversation.status } },
+    STATUS_LABELS[conversation.status],
+  );
+  const assignee =
+    conversation.assignee_id === null ? "Unassigned" : `Assigned to ${agentName(conversation.assignee_id)}`;
   $("thread-meta").replaceChildren(
     channelBadge(conversation.channel_type),
     el("span", {}, conversation.channel_account),
@@ -360,14 +390,19 @@ function renderHeader() {
 }
 
 const RECEIPTS = {
-  queued: ["Sending…", "🕓"],
+  queued: ["Sending…", "○"],
   sent: ["Sent", "✓"],
   delivered: ["Delivered", "✓✓"],
   read: ["Read", "✓✓"],
 };
 
 function authorLabel(message) {
-  if (message.author_kind === "customer") return (state.conversations.get(message.conversation_id) || {}).customer_name || (state.customer && state.customer.display_name) || "Customer";
+  if (message.author_kind === "customer")
+    return (
+      (state.conversations.get(message.conversation_id) || {}).customer_name ||
+      (state.customer && state.customer.display_name) ||
+      "Customer"
+    );
   if (message.author_kind === "bot") return "Bot";
   if (message.author_kind === "agent") return message.author_agent_id ? agentName(message.author_agent_id) : "Agent";
   return "System";
@@ -381,7 +416,11 @@ function deliveryStatus(message) {
       { class: "delivery delivery--failed", role: "status" },
       el("span", {}, `Failed${message.failure_reason ? `: ${message.failure_reason}` : ""}`),
       state.can.has("conversations:reply")
-        ? el("button", { type: "button", class: "btn btn-small", onclick: (event) => retryMessage(message, event.currentTarget) }, "Retry")
+        ? el(
+            "button",
+            { type: "button", class: "btn btn-small", onclick: (event) => retryMessage(message, event.currentTarget) },
+            "Retry",
+          )
         : null,
     );
   }
@@ -398,7 +437,10 @@ function renderMessage(message) {
   const outbound = message.direction === "outbound";
   return el(
     "li",
-    { class: `item msg msg--${outbound ? "out" : "in"} msg--${message.author_kind}`, dataset: { messageId: String(message.id) } },
+    {
+      class: `item msg msg--${outbound ? "out" : "in"} msg--${message.author_kind}`,
+      dataset: { messageId: String(message.id) },
+    },
     el(
       "div",
       { class: "item-head" },
@@ -412,11 +454,23 @@ function renderMessage(message) {
           "ul",
           { class: "attachments", "aria-label": "Attachments" },
           message.attachments.map((file) =>
-            el("li", {}, file.url ? el("a", { href: file.url, target: "_blank", rel: "noopener" }, file.filename || "attachment") : file.filename || "attachment"),
+            el(
+              "li",
+              {},
+              safeUrl(file.url)
+                ? el("a", { href: file.url, target: "_blank", rel: "noopener" }, file.filename || "attachment")
+                : file.filename || "attachment",
+            ),
           ),
         )
       : null,
-    message.buttons.length ? el("div", { class: "buttons" }, message.buttons.map((b) => el("span", { class: "chip" }, b.title))) : null,
+    message.buttons.length
+      ? el(
+          "div",
+          { class: "buttons" },
+          message.buttons.map((b) => el("span", { class: "chip" }, b.title)),
+        )
+      : null,
     deliveryStatus(message),
   );
 }
@@ -589,9 +643,20 @@ function renderCustomer(customer) {
       "li",
       { class: "identity" },
       el("span", { class: "chip chip--kind" }, identity.kind),
-      el("span", { class: "identity-address", title: identity.address }, identity.display_name && identity.kind !== "webchat" ? `${identity.display_name} · ${identity.address}` : identity.address),
+      el(
+        "span",
+        { class: "identity-address", title: identity.address },
+        identity.display_name && identity.kind !== "webchat"
+          ? `${identity.display_name} · ${identity.address}`
+          : identity.address,
+      ),
       identity.verified
-        ? el("span", { class: "verified", title: `Verified (${identity.source})` }, el("span", { "aria-hidden": "true" }, "✓"), el("span", { class: "verified-text" }, "Verified"))
+        ? el(
+            "span",
+            { class: "verified", title: `Verified (${identity.source})` },
+            el("span", { "aria-hidden": "true" }, "✓"),
+            el("span", { class: "verified-text" }, "Verified"),
+          )
         : el("span", { class: "unverified" }, "Unverified"),
     ),
   );
@@ -600,38 +665,73 @@ function renderCustomer(customer) {
       "li",
       { class: "consent" },
       el("span", {}, `${CHANNELS[consent.channel] || consent.channel} · ${consent.purpose}`),
-      el("span", { class: `chip ${consent.granted ? "chip--ok" : "chip--off"}`, title: consent.source || undefined }, consent.granted ? "Granted" : "Withdrawn"),
+      el(
+        "span",
+        { class: `chip ${consent.granted ? "chip--ok" : "chip--off"}`, title: consent.source || undefined },
+        consent.granted ? "Granted" : "Withdrawn",
+      ),
     ),
   );
   const attributes = Object.entries(customer.attributes).map(([key, value]) =>
-    el("div", { class: "attribute" }, el("dt", {}, key), el("dd", {}, typeof value === "string" ? value : JSON.stringify(value))),
-  );
-  const activity = customer.timeline.slice(0, 6).map((entry) =>
     el(
-      "li",
-      { class: "activity" },
-      el(
-        "div",
-        { class: "activity-head" },
-        el("span", { class: "activity-kind" }, activityLabel(entry)),
-        timeEl(entry.occurred_at),
-      ),
-      typeof entry.payload.text === "string" ? el("p", { class: "activity-text" }, entry.payload.text) : null,
+      "div",
+      { class: "attribute" },
+      el("dt", {}, key),
+      el("dd", {}, typeof value === "string" ? value : JSON.stringify(value)),
     ),
   );
-  const facts = [customer.locale && `Language: ${customer.locale}`, customer.timezone, `Customer since ${new Date(customer.created_at).toLocaleDateString()}`].filter(Boolean);
+  const activity = customer.timeline
+    .slice(0, 6)
+    .map((entry) =>
+      el(
+        "li",
+        { class: "activity" },
+        el(
+          "div",
+          { class: "activity-head" },
+          el("span", { class: "activity-kind" }, activityLabel(entry)),
+          timeEl(entry.occurred_at),
+        ),
+        typeof entry.payload.text === "string" ? el("p", { class: "activity-text" }, entry.payload.text) : null,
+      ),
+    );
+  const facts = [
+    customer.locale && `Language: ${customer.locale}`,
+    customer.timezone,
+    `Customer since ${new Date(customer.created_at).toLocaleDateString()}`,
+  ].filter(Boolean);
   const parts = [
     el(
       "header",
       { class: "customer-head" },
       avatar(customer.display_name, customer.id, "avatar--large"),
-      el("div", {}, el("h2", { class: "customer-name" }, customer.display_name), el("p", { class: "muted" }, facts.join(" · "))),
+      el(
+        "div",
+        {},
+        el("h2", { class: "customer-name" }, customer.display_name),
+        el("p", { class: "muted" }, facts.join(" · ")),
+      ),
     ),
-    customer.tags.length ? el("div", { class: "tags" }, customer.tags.map((tag) => el("span", { class: "chip" }, tag))) : null,
+    customer.tags.length
+      ? el(
+          "div",
+          { class: "tags" },
+          customer.tags.map((tag) => el("span", { class: "chip" }, tag)),
+        )
+      : null,
     section("Identities", identities.length ? el("ul", { class: "plain-list" }, identities) : emptyLine("None yet")),
-    section("Consent", consents.length ? el("ul", { class: "plain-list" }, consents) : emptyLine("No consent recorded")),
-    section("Attributes", attributes.length ? el("dl", { class: "attributes" }, attributes) : emptyLine("No attributes")),
-    section("Recent activity", activity.length ? el("ol", { class: "plain-list" }, activity) : emptyLine("Nothing yet")),
+    section(
+      "Consent",
+      consents.length ? el("ul", { class: "plain-list" }, consents) : emptyLine("No consent recorded"),
+    ),
+    section(
+      "Attributes",
+      attributes.length ? el("dl", { class: "attributes" }, attributes) : emptyLine("No attributes"),
+    ),
+    section(
+      "Recent activity",
+      activity.length ? el("ol", { class: "plain-list" }, activity) : emptyLine("Nothing yet"),
+    ),
   ];
   $("customer").replaceChildren(...parts.filter(Boolean));
   $("customer").hidden = false;
@@ -789,7 +889,8 @@ function wireUp() {
   });
   // Keep "5m ago" honest without re-rendering anything else.
   setInterval(() => {
-    for (const node of document.querySelectorAll("time[data-relative]")) node.textContent = relativeTime(node.getAttribute("datetime"));
+    for (const node of document.querySelectorAll("time[data-relative]"))
+      node.textContent = relativeTime(node.getAttribute("datetime"));
   }, 30000);
 }
 

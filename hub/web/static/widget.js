@@ -15,6 +15,8 @@
   const account = (script && script.dataset.account) || "site";
   // Talk to the hub that served this script, so the widget also works embedded on another origin.
   const hub = new URL(script ? script.src : location.href, location.href).origin;
+  const visitorApi = `${hub}/webchat/${encodeURIComponent(account)}`;
+  const webhook = `${hub}/webhooks/webchat/${encodeURIComponent(account)}`;
   const storageKey = `omnihub.webchat.${account}`;
   const language = (navigator.language || "en").split("-")[0].toLowerCase();
   // Automatic retries after a network error or a 5xx; after these the visitor gets a Retry button.
@@ -170,7 +172,11 @@
     },
     oninput: () => autosize(),
   });
-  const sendButton = el("button", { type: "submit", class: "ohw-send", "aria-label": t.send }, el("span", { "aria-hidden": "true", class: "ohw-send-icon" }));
+  const sendButton = el(
+    "button",
+    { type: "submit", class: "ohw-send", "aria-label": t.send },
+    el("span", { "aria-hidden": "true", class: "ohw-send-icon" }),
+  );
   const form = el(
     "form",
     {
@@ -238,7 +244,9 @@
 
   function renderEntry(entry) {
     const mine = entry.direction === "inbound";
-    const meta = mine ? statusLine(entry) : el("span", {}, [AUTHOR_LABEL[entry.author], clock(entry.created_at)].filter(Boolean).join(" · "));
+    const meta = mine
+      ? statusLine(entry)
+      : el("span", {}, [AUTHOR_LABEL[entry.author], clock(entry.created_at)].filter(Boolean).join(" · "));
     const node = el(
       "div",
       { class: `ohw-msg ohw-msg--${mine ? "customer" : entry.author}`, "data-state": entry.state || "delivered" },
@@ -271,7 +279,11 @@
       { class: "ohw-buttons" },
       buttons.map((button) =>
         /^https?:\/\//i.test(button.url || "")
-          ? el("a", { class: "ohw-choice", href: button.url, target: "_blank", rel: "noopener noreferrer" }, button.title)
+          ? el(
+              "a",
+              { class: "ohw-choice", href: button.url, target: "_blank", rel: "noopener noreferrer" },
+              button.title,
+            )
           : el("button", { type: "button", class: "ohw-choice", onclick: () => send(button.title) }, button.title),
       ),
     );
@@ -332,14 +344,17 @@
     const replies = unreadReplies();
     if (!replies.length) return;
     const newest = Math.max(...replies.map((e) => e.serverId));
-    const ids = replies.map((e) => e.provider_id).filter(Boolean).slice(-100);
+    const ids = replies
+      .map((e) => e.provider_id)
+      .filter(Boolean)
+      .slice(-100);
     stored.last_read_id = newest;
     save();
     if (!ids.length) return;
     try {
       await postEvent({ type: "read", id: newId(), message_ids: ids });
     } catch {
-      // A lost receipt only leaves a reply marked "delivered" for the agent; not worth a retry loop.
+      // A lost receipt only means the agent never sees this reply as read; not worth a retry loop.
     }
   }
   document.addEventListener("visibilitychange", flushReads);
@@ -347,7 +362,7 @@
   // ---- talking to the hub -------------------------------------------------------------------
 
   async function startSession() {
-    const response = await fetch(`${hub}/webchat/${encodeURIComponent(account)}/session`, {
+    const response = await fetch(`${visitorApi}/session`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(session || {}),
@@ -385,7 +400,7 @@
   }
 
   function postEvent(body) {
-    return fetch(`${hub}/webhooks/webchat/${encodeURIComponent(account)}`, {
+    return fetch(webhook, {
       method: "POST",
       headers: { ...visitorHeaders(), "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -393,7 +408,9 @@
   }
 
   async function loadHistory() {
-    const response = await fetch(`${hub}/webchat/${encodeURIComponent(account)}/messages`, { headers: visitorHeaders() });
+    const response = await fetch(`${visitorApi}/messages`, {
+      headers: visitorHeaders(),
+    });
     if (!response.ok) throw new Error(await errorMessage(response));
     for (const item of await response.json()) upsert(item);
     reorder();
@@ -414,8 +431,8 @@
   }
 
   function connect() {
-    const url = `${hub}/webchat/${encodeURIComponent(account)}/stream?visitor=${encodeURIComponent(session.visitor_id)}&token=${encodeURIComponent(session.token)}`;
-    stream = new EventSource(url);
+    const query = new URLSearchParams({ visitor: session.visitor_id, token: session.token });
+    stream = new EventSource(`${visitorApi}/stream?${query}`);
     // "ready" arrives on every (re)connection, after the hub has subscribed us: loading the history
     // then catches up on anything that went out while we were away, without a gap.
     stream.addEventListener("ready", () => {
@@ -456,7 +473,13 @@
       try {
         await ensureSession();
         adoptKey(entry);
-        const response = await postEvent({ type: "message", id: entry.clientId, text: entry.text, name: entry.name, locale: language });
+        const response = await postEvent({
+          type: "message",
+          id: entry.clientId,
+          text: entry.text,
+          name: entry.name,
+          locale: language,
+        });
         if (response.ok) {
           entry.state = "sent";
           renderEntry(entry);
@@ -544,7 +567,10 @@
     if (session) ensureConnected();
   }
 
-  const stylesheet = el("link", { rel: "stylesheet", href: new URL("widget.css", script ? script.src : location.href).href });
+  const stylesheet = el("link", {
+    rel: "stylesheet",
+    href: new URL("widget.css", script ? script.src : location.href).href,
+  });
   // Mount once the styles are in, so the page never flashes an unstyled panel.
   stylesheet.addEventListener("load", mount, { once: true });
   stylesheet.addEventListener("error", mount, { once: true });

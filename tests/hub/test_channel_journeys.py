@@ -1,0 +1,440 @@
+"""Provider channels through the real pipeline, on SQLite and PostgreSQL, with the real SDKs talking
+to local fake provider servers: the reference story (missed call -> SMS with a deep link ->
+Telegram -> Viber, all on one customer record), and each channel's inbound, outbound, receipts,
+duplicates and forgeries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from channels.signing import signed_headers
+from hub.inbound.models import RawEvent
+from hub.runtime import Hub
+from inbox.models import Message, Role
+from tests.conftest import HubFactory, agent_headers, client_for, drain
+from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
+from tests.fakes.telegram_api import FakeTelegramAPI, retry_after
+from tests.fakes.twilio_api import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FakeTwilioApi,
+    inbound_sms,
+    message_status,
+    signed_request,
+)
+from tests.fakes.viber_api import FakeViberApi
+
+PUBLIC = "https://hub.example.com"
+TELEGRAM_SECRET = "tg-webhook-secret"
+VIBER_TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+PBX_SECRET = "pbx-shared-secret"
+CALLER = "+380501234567"
+_update_ids = itertools.count(100)
+
+
+@dataclass
+class Providers:
+    telegram: FakeTelegramAPI
+    viber: FakeViberApi
+    twilio: FakeTwilioApi
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[Providers]:
+    async with FakeTelegramAPI() as telegram, FakeViberApi(VIBER_TOKEN) as viber, FakeTwilioApi() as twilio:
+        yield Providers(telegram, viber, twilio)
+
+
+def channels(p: Providers) -> dict[str, Any]:
+    twilio = {
+        "provider": "twilio",
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "api_base": p.twilio.base_url,
+    }
+    return {
+        "pbx": {"type": "telephony", "secret": PBX_SECRET},
+        "sms-main": {"type": "sms", "from": "+15005550006", **twilio},
+        "main": {
+            "type": "telegram",
+            "token": TELEGRAM_TOKEN,
+            "webhook_secret": TELEGRAM_SECRET,
+            "bot_username": "omnihub_demo_bot",
+            "api_base": p.telegram.base_url,
+        },
+        "viber-main": {
+            "type": "viber",
+            "auth_token": VIBER_TOKEN,
+            "chat_uri": "omnihubdemo",
+            "api_base": p.viber.api_base,
+        },
+    }
+
+
+@pytest.fixture
+async def hub(make_hub: HubFactory, providers: Providers) -> Hub:
+    return await make_hub(channels(providers))
+
+
+# --- what each provider sends ------------------------------------------------------------------
+
+
+async def pbx_call(
+    http: httpx.AsyncClient, event: str, call_id: str = "call-1", **extra: Any
+) -> httpx.Response:
+    body = json.dumps(
+        {
+            "call_id": call_id,
+            "event": event,
+            "caller": CALLER,
+            "callee": "+380441112233",
+            "direction": "inbound",
+            **extra,
+        }
+    ).encode()
+    return await http.post(
+        "/webhooks/telephony/pbx",
+        content=body,
+        headers={"Content-Type": "application/json", **signed_headers(PBX_SECRET, body)},
+    )
+
+
+async def telegram_says(
+    http: httpx.AsyncClient,
+    text: str,
+    user_id: int = 777,
+    secret: str = TELEGRAM_SECRET,
+    update_id: int | None = None,
+) -> httpx.Response:
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": "Olena"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "Olena", "language_code": "uk"},
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    update = {"update_id": update_id if update_id is not None else next(_update_ids), "message": message}
+    return await http.post(
+        "/webhooks/telegram/main", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+    )
+
+
+async def viber_callback(
+    http: httpx.AsyncClient, payload: dict[str, Any], key: str = VIBER_TOKEN
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return await http.post(
+        "/webhooks/viber/viber-main",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Viber-Content-Signature": signature},
+    )
+
+
+VIBER_USER = {"id": "01234567890A=", "name": "Olena", "language": "uk", "country": "UA", "api_version": 8}
+
+
+def viber_started(context: str) -> dict[str, Any]:
+    return {
+        "event": "conversation_started",
+        "timestamp": int(time.time() * 1000),
+        "message_token": next(_update_ids),
+        "type": "open",
+        "context": context,
+        "user": VIBER_USER,
+        "subscribed": False,
+    }
+
+
+def viber_text(text: str) -> dict[str, Any]:
+    return {
+        "event": "message",
+        "timestamp": int(time.time() * 1000),
+        "message_token": next(_update_ids),
+        "sender": VIBER_USER,
+        "message": {"type": "text", "text": text},
+    }
+
+
+async def twilio_posts(
+    http: httpx.AsyncClient, account: str, params: dict[str, str], channel: str = "sms"
+) -> httpx.Response:
+    request = signed_request(f"{PUBLIC}/webhooks/{channel}/{account}", params)
+    return await http.post(
+        f"/webhooks/{channel}/{account}", content=request.body, headers=dict(request.headers)
+    )
+
+
+async def raw_count(hub: Hub) -> int:
+    async with hub.db.session() as session:
+        return (await session.execute(select(func.count()).select_from(RawEvent))).scalar_one()
+
+
+# --- the reference story ------------------------------------------------------------------------
+
+
+async def test_call_sms_telegram_viber_on_one_record(hub: Hub, providers: Providers) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub, Role.AGENT)
+
+        # 1. A missed call creates the customer by phone number.
+        assert (await pbx_call(http, "missed")).status_code == 200
+        await drain(hub)
+        [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        [conversation] = (
+            await http.get(f"/api/v1/conversations?customer_id={customer['id']}", headers=headers)
+        ).json()
+        assert conversation["channel_account"] == "pbx"
+        messages = (
+            await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+        ).json()
+        assert [m["text"] for m in messages] == [f"Missed call from {CALLER}"]
+
+        # 2. The agent texts a link that opens the Telegram bot bound to this customer.
+        links = (await http.post(f"/api/v1/customers/{customer['id']}/links", headers=headers)).json()
+        telegram_link = links["links"]["main"]
+        assert telegram_link == f"https://t.me/omnihub_demo_bot?start={links['token']}"
+        assert links["links"]["viber-main"].startswith("viber://pa?chatURI=omnihubdemo&context=")
+        sms = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={
+                "text": f"Sorry we missed you! Chat with us: {telegram_link}",
+                "channel_account": "sms-main",
+            },
+            headers=headers,
+        )
+        assert sms.status_code == 201, sms.text
+        await drain(hub)
+        [sent_sms] = providers.twilio.messages
+        assert sent_sms.param("To") == CALLER and telegram_link in (sent_sms.param("Body") or "")
+        assert sent_sms.param("StatusCallback") == f"{PUBLIC}/webhooks/sms/sms-main"
+        async with hub.db.session() as session:
+            sms_row = await session.get(Message, sms.json()["id"])
+        assert sms_row is not None and sms_row.status.value == "sent" and sms_row.provider_message_id
+        # Twilio reports delivery.
+        status = message_status(sms_row.provider_message_id, "delivered", to=CALLER)
+        assert (await twilio_posts(http, "sms-main", status)).status_code == 200
+        await drain(hub)
+
+        # 3. The customer opens the bot with the link: the bot knows who they are.
+        assert (await telegram_says(http, f"/start {links['token']}")).status_code == 200
+        assert (await telegram_says(http, "Can you call me back tomorrow?")).status_code == 200
+        await drain(hub)
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert {(i["kind"], i["address"]) for i in record["identities"]} == {
+            ("phone", CALLER),
+            ("telegram", "777"),
+        }
+        conversations = (
+            await http.get(f"/api/v1/conversations?customer_id={customer['id']}", headers=headers)
+        ).json()
+        assert [c["id"] for c in conversations] == [conversation["id"]]
+        assert conversations[0]["channel_account"] == "main"  # replies now go where the customer writes
+
+        # 4. The agent's reply goes out on Telegram.
+        reply = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"text": "Sure, what time suits you?"},
+            headers=headers,
+        )
+        assert reply.json()["channel_type"] == "telegram"
+        await drain(hub)
+        [telegram_reply] = providers.telegram.sent("sendMessage")
+        assert telegram_reply.params["chat_id"] == "777"
+        assert telegram_reply.params["text"] == "Sure, what time suits you?"
+
+        # 5. Later they pick up the conversation on Viber, through the Viber link.
+        viber_context = links["links"]["viber-main"].rsplit("context=", 1)[1]
+        assert (await viber_callback(http, viber_started(viber_context))).status_code == 200
+        assert (await viber_callback(http, viber_text("Any time after 10, thanks"))).status_code == 200
+        await drain(hub)
+        reply = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"text": "Booked for 10:30."},
+            headers=headers,
+        )
+        assert reply.json()["channel_type"] == "viber"
+        await drain(hub)
+        assert [r.body["receiver"] for r in providers.viber.requests] == [VIBER_USER["id"]]
+
+        # 6. One record, one window: call, SMS, Telegram and Viber.
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert {i["kind"] for i in record["identities"]} == {"phone", "telegram", "viber"}
+        assert all(i["verified"] for i in record["identities"])
+        channels_seen = {
+            (e["kind"], e["payload"].get("channel"))
+            for e in record["timeline"]
+            if e["kind"].startswith(("message.", "call."))
+        }
+        assert {
+            ("call.missed", None),
+            ("message.outbound", "sms"),
+            ("message.inbound", "telegram"),
+            ("message.inbound", "viber"),
+        } <= channels_seen
+        messages = (
+            await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+        ).json()
+        assert [m["channel_type"] for m in messages] == [
+            "telephony",
+            "sms",
+            "telegram",
+            "telegram",
+            "telegram",
+            "viber",
+            "viber",
+            "viber",
+        ]
+        assert [m["status"] for m in messages if m["direction"] == "outbound"] == [
+            "delivered",
+            "sent",
+            "sent",
+        ]
+
+
+# --- each channel -------------------------------------------------------------------------------
+
+
+async def test_forged_requests_are_refused_on_every_channel_and_nothing_stored(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        assert (await telegram_says(http, "hi", secret="wrong")).status_code == 401
+        assert (await viber_callback(http, viber_text("hi"), key="not-the-token")).status_code == 401
+        forged_sms = signed_request(f"{PUBLIC}/webhooks/sms/sms-main", inbound_sms("hi"), auth_token="0" * 32)
+        response = await http.post(
+            "/webhooks/sms/sms-main", content=forged_sms.body, headers=dict(forged_sms.headers)
+        )
+        assert response.status_code == 403
+        body = b'{"call_id": "x", "event": "missed", "caller": "+380501234567", "callee": "+380441112233"}'
+        response = await http.post(
+            "/webhooks/telephony/pbx", content=body, headers=signed_headers("wrong", body)
+        )
+        assert response.status_code == 401
+    assert await raw_count(hub) == 0
+
+
+async def test_provider_retries_are_one_message(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        for _ in range(3):
+            assert (await telegram_says(http, "hello", update_id=9001)).status_code == 200
+        sms = inbound_sms("hola", sender=CALLER, message_sid="SM" + "1" * 32)
+        for _ in range(2):
+            assert (await twilio_posts(http, "sms-main", sms)).status_code == 200
+        for _ in range(2):
+            assert (await pbx_call(http, "missed", call_id="dup-call")).status_code == 200
+        await drain(hub)
+    async with hub.db.session() as session:
+        texts = (
+            (await session.execute(select(Message.text).where(Message.direction == "inbound")))
+            .scalars()
+            .all()
+        )
+    assert sorted(texts) == sorted(["hello", "hola", f"Missed call from {CALLER}"])
+
+
+async def test_sms_stop_withdraws_marketing_consent_and_start_restores_it(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        assert (await twilio_posts(http, "sms-main", inbound_sms("STOP", sender=CALLER))).status_code == 200
+        await drain(hub)
+        [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert [(c["channel"], c["purpose"], c["granted"]) for c in record["consents"]] == [
+            ("sms", "marketing", False)
+        ]
+        assert (await twilio_posts(http, "sms-main", inbound_sms("ALTA", sender=CALLER))).status_code == 200
+        await drain(hub)
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert [(c["channel"], c["granted"]) for c in record["consents"]] == [("sms", True)]
+        assert [e["kind"] for e in record["timeline"]].count("consent.changed") == 2
+
+
+async def test_telegram_429_is_retried_after_retry_after(hub: Hub, providers: Providers) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await telegram_says(http, "hi there")
+        await drain(hub)
+        providers.telegram.script(retry_after(1))
+        [conversation] = (await http.get("/api/v1/conversations", headers=headers)).json()
+        reply = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "answer"}, headers=headers
+        )
+        await drain(hub)
+        async with hub.db.session() as session:
+            message = await session.get(Message, reply.json()["id"])
+        assert message is not None and message.status.value == "queued"
+        assert [c.params["text"] for c in providers.telegram.sent("sendMessage")][
+            -1
+        ] == "answer"  # refused once
+
+
+async def test_receipts_never_move_a_message_backwards(hub: Hub, providers: Providers) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await twilio_posts(http, "sms-main", inbound_sms("hi", sender=CALLER))
+        await drain(hub)
+        [conversation] = (await http.get("/api/v1/conversations", headers=headers)).json()
+        reply = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "yo"}, headers=headers
+        )
+        await drain(hub)
+        async with hub.db.session() as session:
+            sid = (await session.get(Message, reply.json()["id"])).provider_message_id  # type: ignore[union-attr]
+        for status in ("delivered", "sent", "undelivered"):
+            await twilio_posts(
+                http,
+                "sms-main",
+                message_status(sid, status, to=CALLER, error_code=30003 if status == "undelivered" else None),
+            )
+            await drain(hub)
+        messages = (
+            await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+        ).json()
+        final = next(m for m in messages if m["id"] == reply.json()["id"])
+        assert final["status"] == "failed"  # delivered, then the carrier reported it undeliverable
+        assert "30003" in final["failure_reason"]
+
+
+async def test_missed_call_then_answered_call_and_outbound_call(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await pbx_call(http, "missed", call_id="c-1")
+        await pbx_call(http, "ended", call_id="c-1")  # a PBX may close a missed call too: still one entry
+        await pbx_call(http, "answered", call_id="c-2")
+        await pbx_call(
+            http, "ended", call_id="c-2", duration=125, recording_url="https://pbx.example.com/rec/c-2.mp3"
+        )
+        await drain(hub)
+        [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        [conversation] = (
+            await http.get(f"/api/v1/conversations?customer_id={customer['id']}", headers=headers)
+        ).json()
+        texts = [
+            m["text"]
+            for m in (
+                await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+            ).json()
+        ]
+        assert texts == [
+            f"Missed call from {CALLER}",
+            f"Call with {CALLER}, 2 min 5 s (recording: https://pbx.example.com/rec/c-2.mp3)",
+        ]
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        kinds = [e["kind"] for e in record["timeline"]]
+        assert (
+            kinds.count("call.missed") == 1
+            and kinds.count("call.ended") == 2
+            and kinds.count("call.answered") == 1
+        )

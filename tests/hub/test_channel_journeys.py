@@ -29,7 +29,9 @@ from tests.fakes.twilio_api import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FakeTwilioApi,
+    call_webhook,
     inbound_sms,
+    inbound_whatsapp,
     message_status,
     signed_request,
 )
@@ -66,6 +68,8 @@ def channels(p: Providers) -> dict[str, Any]:
     return {
         "pbx": {"type": "telephony", "secret": PBX_SECRET},
         "sms-main": {"type": "sms", "from": "+15005550006", **twilio},
+        "whatsapp-main": {"type": "whatsapp", "from": "whatsapp:+14155238886", **twilio},
+        "voice-main": {"type": "voice", "greeting": "Sorry, we are busy. We will call you back.", **twilio},
         "main": {
             "type": "telegram",
             "token": TELEGRAM_TOKEN,
@@ -438,3 +442,72 @@ async def test_missed_call_then_answered_call_and_outbound_call(hub: Hub) -> Non
             and kinds.count("call.ended") == 2
             and kinds.count("call.answered") == 1
         )
+
+
+async def test_whatsapp_sms_and_phone_calls_share_one_customer(hub: Hub, providers: Providers) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        ringing = call_webhook("ringing", call_sid="CA" + "2" * 32, caller=CALLER)
+        response = await twilio_posts(http, "voice-main", ringing, channel="voice")
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+        assert b"<Say" in response.content  # the configured greeting, as TwiML
+        no_answer = call_webhook("no-answer", call_sid="CA" + "2" * 32, caller=CALLER)
+        assert (await twilio_posts(http, "voice-main", no_answer, channel="voice")).status_code == 200
+        whatsapp = inbound_whatsapp("Hola, me llamaron?", sender=CALLER, profile_name="Olena")
+        assert (await twilio_posts(http, "whatsapp-main", whatsapp, channel="whatsapp")).status_code == 200
+        await drain(hub)
+
+        [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        assert customer["display_name"] == "Olena"
+        [conversation] = (
+            await http.get(f"/api/v1/conversations?customer_id={customer['id']}", headers=headers)
+        ).json()
+        messages = (
+            await http.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)
+        ).json()
+        assert [(m["channel_type"], m["text"]) for m in messages][:2] == [
+            ("voice", f"Missed call from {CALLER}"),
+            ("whatsapp", "Hola, me llamaron?"),
+        ]
+        reply = await http.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"text": "Sí, ¿le llamamos ahora?"},
+            headers=headers,
+        )
+        assert reply.json()["channel_type"] == "whatsapp"
+        await drain(hub)
+        sent = [m for m in providers.twilio.messages if m.param("Body") == "Sí, ¿le llamamos ahora?"]
+        assert [(m.param("To"), m.param("From")) for m in sent] == [
+            (f"whatsapp:{CALLER}", "whatsapp:+14155238886")
+        ]
+
+
+async def test_duplicate_suggestions_explain_themselves(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await twilio_posts(http, "sms-main", inbound_sms("hi", sender=CALLER))
+        await telegram_says(http, "hello", user_id=4242)
+        await drain(hub)
+        [by_phone] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        [by_telegram] = (await http.get("/api/v1/customers?identity=telegram:4242", headers=headers)).json()
+        # The Telegram customer typed their phone into a form; the SMS customer has that phone.
+        await http.patch(
+            f"/api/v1/customers/{by_telegram['id']}",
+            json={"display_name": "Olena Kovalenko", "attributes": {"phone": "+380 (50) 123-45-67"}},
+            headers=headers,
+        )
+        await http.patch(
+            f"/api/v1/customers/{by_phone['id']}", json={"display_name": "Olena Kovalenko"}, headers=headers
+        )
+        suggestions = (
+            await http.get(f"/api/v1/customers/{by_telegram['id']}/duplicates", headers=headers)
+        ).json()
+        assert [s["customer"]["id"] for s in suggestions] == [by_phone["id"]]
+        reasons = " / ".join(suggestions[0]["reasons"])
+        assert f"the phone typed on this record ({CALLER}) is their phone" in reasons
+        assert "similar name: 'Olena Kovalenko' (100%)" in reasons
+        # A suggestion never merges by itself.
+        record = (await http.get(f"/api/v1/customers/{by_telegram['id']}", headers=headers)).json()
+        assert record["merged_into_id"] is None and len(record["identities"]) == 1
+        reverse = (await http.get(f"/api/v1/customers/{by_phone['id']}/duplicates", headers=headers)).json()
+        assert [s["customer"]["id"] for s in reverse] == [by_telegram["id"]]

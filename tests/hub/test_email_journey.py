@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session, SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hub.runtime import Hub
 from inbox.models import Role
@@ -24,7 +24,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.received: list[email.message.EmailMessage] = []
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 OK"
 

@@ -321,6 +321,20 @@ function setFilter(filter) {
 
 // ---- the open conversation ----------------------------------------------------------------------
 
+const PAGE = 1000;
+
+/** Every message of a conversation. The API pages from the oldest (after_id), so a long
+ * conversation takes several calls; one page is the usual case. */
+async function allMessages(id) {
+  const messages = [];
+  for (;;) {
+    const after = messages.length ? `&after_id=${messages[messages.length - 1].id}` : "";
+    const page = await api(`/api/v1/conversations/${id}/messages?limit=${PAGE}${after}`);
+    messages.push(...page);
+    if (page.length < PAGE) return messages;
+  }
+}
+
 async function openConversation(id) {
   saveDraft();
   state.currentId = id;
@@ -344,7 +358,7 @@ async function openConversation(id) {
   try {
     const [conversation, messages, notes] = await Promise.all([
       api(`/api/v1/conversations/${id}`),
-      api(`/api/v1/conversations/${id}/messages`),
+      allMessages(id),
       canNotes ? api(`/api/v1/conversations/${id}/notes`) : [],
     ]);
     if (state.currentId !== id) return; // the agent moved on while this loaded

@@ -79,7 +79,16 @@ def serve(
     settings = _settings()
     config = _config(settings)
     application = create_app(settings, config, workers=workers)
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        # Live streams stay open; don't let them hold a restart for long.
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()

@@ -437,13 +437,22 @@ async def list_conversations(
 
 
 async def messages_of(
-    session: AsyncSession, conversation_id: int, limit: int = 200, after_id: int | None = None
+    session: AsyncSession,
+    conversation_id: int,
+    limit: int = 200,
+    after_id: int | None = None,
+    before_id: int | None = None,
 ) -> list[Message]:
+    """Oldest first. By default the latest ``limit`` messages; ``after_id`` pages forward (new
+    messages since), ``before_id`` pages back into history."""
     statement = select(Message).where(Message.conversation_id == conversation_id)
     if after_id is not None:
-        statement = statement.where(Message.id > after_id)
-    statement = statement.order_by(Message.id).limit(limit)
-    return list((await session.execute(statement)).scalars())
+        statement = statement.where(Message.id > after_id).order_by(Message.id).limit(limit)
+        return list((await session.execute(statement)).scalars())
+    if before_id is not None:
+        statement = statement.where(Message.id < before_id)
+    statement = statement.order_by(Message.id.desc()).limit(limit)
+    return list(reversed(list((await session.execute(statement)).scalars())))
 
 
 async def notes_of(session: AsyncSession, conversation_id: int) -> list[Note]:

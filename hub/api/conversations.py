@@ -103,14 +103,16 @@ async def get_conversation(
 @router.get("/{conversation_id}/messages", response_model=list[MessageOut])
 async def list_messages(
     conversation_id: int,
-    after_id: int | None = None,
+    after_id: int | None = Query(default=None, description="only messages newer than this one"),
+    before_id: int | None = Query(default=None, description="the page of history before this one"),
     limit: int = Query(default=200, ge=1, le=1000),
     hub: Hub = Depends(get_hub),
     _: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
 ) -> list[MessageOut]:
+    """Oldest first; by default the latest ``limit`` messages."""
     async with hub.db.session() as session:
         await inbox.get_conversation(session, conversation_id)
-        messages = await inbox.messages_of(session, conversation_id, limit, after_id)
+        messages = await inbox.messages_of(session, conversation_id, limit, after_id, before_id)
     return [MessageOut.model_validate(m) for m in messages]
 
 

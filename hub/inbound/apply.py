@@ -26,6 +26,7 @@ from channels.contract import (
     NormalizedEvent,
     SubscriptionChange,
 )
+from channels.webchat import visitor_topic
 from crm_core.addresses import InvalidAddress, normalize_address
 from crm_core.columns import utcnow
 from crm_core.consent import set_consent
@@ -230,6 +231,11 @@ class EventApplier:
             meta=meta,
         )
         events = [inbox_event("message.created", message)]
+        if account.type == "webchat":
+            # The visitor's other open tabs show their own message too.
+            events.append(
+                LiveEvent(visitor_topic(account.name, address), {"type": "message", "message_id": message.id})
+            )
         events += await self._run_bots(session, account, customer, threaded, event, address, message)
         return events
 

@@ -24,6 +24,8 @@ from hub.sse import sse_frame, sse_response
 from inbox.models import Direction, Message, MessageStatus
 
 router = APIRouter(prefix="/webchat", tags=["webchat"])
+# The widget shows the latest part of a long history.
+HISTORY_LIMIT = 500
 
 
 class SessionIn(BaseModel):
@@ -97,15 +99,15 @@ async def history(
     _, adapter = _webchat(hub, account_name)
     adapter.check_visitor(visitor, token)
     async with hub.db.session() as session:
-        messages = (
+        newest = (
             await session.execute(
                 select(Message)
                 .where(Message.channel_account == account_name, Message.address == visitor)
-                .order_by(Message.id)
-                .limit(500)
+                .order_by(Message.id.desc())
+                .limit(HISTORY_LIMIT)
             )
         ).scalars()
-        return [v for m in messages if (v := _visible(m)) is not None]
+        return [v for m in reversed(list(newest)) if (v := _visible(m)) is not None]
 
 
 @router.get("/{account_name}/stream", summary="Server-sent events with replies for one visitor")
@@ -126,8 +128,9 @@ async def stream(
             message = await session.get(Message, live_event.payload.get("message_id"))
         if message is None or message.address != visitor or message.channel_account != account_name:
             return []
-        # The outbox publishes just before it records "sent": show it as sent.
-        message.status = MessageStatus.SENT
+        if message.direction is Direction.OUTBOUND:
+            # The outbox publishes just before it records "sent": show it as sent.
+            message.status = MessageStatus.SENT
         message.provider_message_id = message.provider_message_id or live_event.payload.get("provider_id")
         visible = _visible(message)
         return [sse_frame("message", visible.model_dump(mode="json"))] if visible else []

@@ -91,6 +91,8 @@ async def test_agent_and_visitor_see_each_other_live(deployment: HubProcesses) -
 
             inbound = await next_event(agent_events, "message.created")
             assert inbound["text"] == "Is anyone there?" and inbound["direction"] == "inbound"
+            own = await next_event(visitor_events, "message")  # the visitor's other tabs see it too
+            assert own["author"] == "customer" and own["text"] == "Is anyone there?"
             greeting = await next_event(visitor_events, "message")
             assert greeting["author"] == "bot" and "Marta" in greeting["text"]
 

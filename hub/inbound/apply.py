@@ -252,6 +252,10 @@ class EventApplier:
         if event.metadata.get("auto_reply"):
             # Never answer an out-of-office or a bounce: two autoresponders would talk forever.
             return []
+        if event.metadata.get("conversation_started") and not event.metadata.get("subscribed"):
+            # Viber refuses messages to someone who only opened the chat; its one allowed welcome
+            # goes in the webhook answer (the account's welcome_text), not through the outbox.
+            return []
         conversation = threaded.conversation
         turn = BotTurn(
             customer=customer,

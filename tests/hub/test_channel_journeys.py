@@ -511,3 +511,84 @@ async def test_duplicate_suggestions_explain_themselves(hub: Hub) -> None:
         assert record["merged_into_id"] is None and len(record["identities"]) == 1
         reverse = (await http.get(f"/api/v1/customers/{by_phone['id']}/duplicates", headers=headers)).json()
         assert [s["customer"]["id"] for s in reverse] == [by_telegram["id"]]
+
+
+async def test_shared_phone_on_telegram_joins_the_callers_record(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await pbx_call(http, "missed")
+        await telegram_says(http, "hi, I called you", user_id=555)
+        await drain(hub)
+        [telegram_only] = (await http.get("/api/v1/customers?identity=telegram:555", headers=headers)).json()
+        [by_phone] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        assert telegram_only["id"] != by_phone["id"]
+
+        # They press "share my phone": Telegram vouches for the number, so it is the same person.
+        contact = {
+            "update_id": next(_update_ids),
+            "message": {
+                "message_id": next(_update_ids),
+                "date": int(time.time()),
+                "chat": {"id": 555, "type": "private", "first_name": "Olena"},
+                "from": {"id": 555, "is_bot": False, "first_name": "Olena"},
+                "contact": {"phone_number": CALLER.lstrip("+"), "first_name": "Olena", "user_id": 555},
+            },
+        }
+        response = await http.post(
+            "/webhooks/telegram/main",
+            json=contact,
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
+        assert response.status_code == 200
+        await drain(hub)
+        [merged] = (await http.get("/api/v1/customers?identity=telegram:555", headers=headers)).json()
+        assert merged["id"] == by_phone["id"]  # the older record survives
+        record = (await http.get(f"/api/v1/customers/{by_phone['id']}", headers=headers)).json()
+        assert {(i["kind"], i["verified"]) for i in record["identities"]} == {
+            ("phone", True),
+            ("telegram", True),
+        }
+        assert record["merges"][0]["merged_by"] == "verified phone shared on main"
+        assert (
+            len(
+                (
+                    await http.get(f"/api/v1/conversations?customer_id={by_phone['id']}", headers=headers)
+                ).json()
+            )
+            == 2
+        )
+
+
+async def test_viber_subscription_is_marketing_consent_and_a_first_open_is_not_greeted(
+    hub: Hub, providers: Providers
+) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        assert (await viber_callback(http, viber_started(""))).status_code == 200
+        await drain(hub)
+        assert providers.viber.requests == []  # Viber would refuse an outbox greeting here
+        subscribed = {
+            "event": "subscribed",
+            "timestamp": int(time.time() * 1000),
+            "message_token": 1,
+            "user": VIBER_USER,
+        }
+        assert (await viber_callback(http, subscribed)).status_code == 200
+        await drain(hub)
+        [customer] = (
+            await http.get(f"/api/v1/customers?identity=viber:{VIBER_USER['id']}", headers=headers)
+        ).json()
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert [(c["channel"], c["purpose"], c["granted"]) for c in record["consents"]] == [
+            ("viber", "marketing", True)
+        ]
+        unsubscribed = {
+            "event": "unsubscribed",
+            "timestamp": int(time.time() * 1000),
+            "message_token": 2,
+            "user_id": VIBER_USER["id"],
+        }
+        assert (await viber_callback(http, unsubscribed)).status_code == 200
+        await drain(hub)
+        record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
+        assert [c["granted"] for c in record["consents"]] == [False]

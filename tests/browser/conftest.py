@@ -116,7 +116,9 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop on this thread while it is
+# open, and the asyncio tests of other modules must not find it still running.
+@pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Browser]:
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
@@ -125,7 +127,7 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     """`hub serve` with the demo's website chat account, an agent (agent@example.com) and its data
     in a temporary directory. Depends on ``browser`` so it never starts when the browser tests skip."""

@@ -373,3 +373,23 @@ class Listener(Protocol):
     and dedupes it exactly like a webhook."""
 
     async def listen(self, ingest: Ingest) -> None: ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """An adapter that can ask its provider whether the account is set up (``hub channels check``)."""
+
+    async def check(self, webhook_url: str) -> list[str]:
+        """Problems in plain words a newcomer can act on; [] when the account is fine. What the
+        provider answers, an unreachable provider included, is a problem in the list, never raised."""
+        ...
+
+
+@runtime_checkable
+class Connectable(Protocol):
+    """An adapter that can register its webhook with its provider (``hub channels connect``)."""
+
+    async def connect(self, webhook_url: str) -> str:
+        """Point the provider at ``webhook_url``; a one-line description of what was done.
+        ChannelError with a plain sentence when that cannot be done."""
+        ...

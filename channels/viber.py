@@ -39,6 +39,11 @@ Outbound
     worker thread for good), reads its base URL from a module global shared by every bot, raises bare
     Exceptions with the status code only in their text, and logs the payload, auth token included, when a
     request fails.
+
+Setup
+    ``check`` asks ``get_account_info`` whether the auth token works and the webhook is ours; ``connect``
+    calls ``set_webhook``, during which Viber POSTs a ``webhook`` callback to the URL and refuses the URL
+    unless it answers 200: the hub must already be running and reachable there.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ import httpx
 import phonenumbers
 from pydantic import Field, SecretStr
 from viberbot.api.consts import BOT_API_ENDPOINT, VIBER_BOT_API_URL, VIBER_BOT_USER_AGENT
+from viberbot.api.event_type import EventType
 from viberbot.api.messages import (
     MESSAGE_TYPE_TO_CLASS,
     ContactMessage,
@@ -99,6 +105,7 @@ from channels.contract import (
     Button,
     Capabilities,
     ChannelContext,
+    ChannelError,
     DeliveryReceipt,
     DeliveryStatus,
     IdentityKind,
@@ -116,6 +123,7 @@ from channels.contract import (
     WebhookRequest,
 )
 from channels.spec import ChannelSettings, ChannelSpec
+from channels.text_split import split_text
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +136,16 @@ MAX_TRACKING_DATA_LENGTH = 4000
 SHARE_PHONE_MIN_API_VERSION = 3
 _SHARE_PHONE_ACTION_BODY = "share-phone"  # Viber requires a non-empty ActionBody even for share-phone
 _TRACKING_PREFIX = "omnihub:"
+_TOKEN_REJECTED = (
+    "Viber rejected the auth token: copy it again from the bot's Info page at partners.viber.com"
+)
 _EMPTY_ANSWER = Acknowledgement(status_code=200, body=b"", content_type="text/plain")
 
-# send_message status codes from Viber's REST bot API error table, worded for a support agent.
+# Status codes from Viber's REST bot API error table.
+INVALID_URL = 1
+INVALID_AUTH_TOKEN = 2
 TOO_MANY_REQUESTS = 12
+# send_message's refusals, worded for a support agent.
 _PERMANENT_STATUSES: dict[int, str] = {
     2: "Viber rejected the bot's auth token; check the account's settings (invalidAuthToken)",
     3: "Viber could not read the message (badData)",
@@ -150,6 +164,15 @@ _PERMANENT_STATUSES: dict[int, str] = {
 # Viber documents no per-second limit for send_message; the one published request rate of the bot API
 # is 500 requests per 10 s (broadcast_message), and the outbox stays at half of it.
 _RATE_LIMITS = RateLimits(per_second=25.0, burst=10)
+# The callbacks set_webhook asks for (message, subscribed and unsubscribed come whatever is asked).
+WEBHOOK_EVENTS = (
+    EventType.DELIVERED,
+    EventType.SEEN,
+    EventType.FAILED,
+    EventType.SUBSCRIBED,
+    EventType.UNSUBSCRIBED,
+    EventType.CONVERSATION_STARTED,
+)
 # How many half-sent messages (a split text whose later part failed) are remembered for their retry.
 _MAX_REMEMBERED_PROGRESS = 1024
 
@@ -191,8 +214,9 @@ class ViberAdapter:
         if settings.avatar:
             self._sender["avatar"] = settings.avatar
         self._welcome_text = settings.welcome_text
-        api_base = (settings.api_base or VIBER_BOT_API_URL).rstrip("/")
-        self._send_url = f"{api_base}/{BOT_API_ENDPOINT.SEND_MESSAGE}"
+        self._account = context.account
+        self._api_base = (settings.api_base or VIBER_BOT_API_URL).rstrip("/")
+        self._send_url = f"{self._api_base}/{BOT_API_ENDPOINT.SEND_MESSAGE}"
         self._timeout = context.http_timeout
         self._client = httpx.AsyncClient(
             timeout=context.http_timeout,
@@ -307,10 +331,46 @@ class ViberAdapter:
         """Close the HTTP connections to Viber."""
         await self._client.aclose()
 
+    # ----------------------------------------------------------------------------------------------
+    # Setup
+
+    async def check(self, webhook_url: str) -> list[str]:
+        """Ask Viber (get_account_info) whether the auth token works and the webhook is ``webhook_url``."""
+        try:
+            info = await self._call(BOT_API_ENDPOINT.GET_ACCOUNT_INFO, {})
+        except ChannelError as exc:
+            return [str(exc)]
+        return _account_problems(info, webhook_url, self._account)
+
+    async def connect(self, webhook_url: str) -> str:
+        """set_webhook with the callbacks the hub reads; Viber calls the URL to verify it meanwhile."""
+        events = list(WEBHOOK_EVENTS)
+        body = {"url": webhook_url, "event_types": events, "send_name": True, "send_photo": True}
+        try:
+            await self._call(BOT_API_ENDPOINT.SET_WEBHOOK, body)
+        except _Refused as exc:
+            if exc.status != INVALID_URL:
+                raise
+            raise ChannelError(
+                f"{exc}. Viber calls the webhook URL to verify it while setting it, so `hub serve` must be "
+                f"running and reachable at {webhook_url} over HTTPS with a valid certificate"
+            ) from None
+        return f"Viber called {webhook_url} to verify it and now sends the bot's callbacks there"
+
+    async def _call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to a bot API endpoint; its answer when the status is 0, ChannelError otherwise."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.post(f"{self._api_base}/{endpoint}", json=body)
+        except (TimeoutError, httpx.TimeoutException):
+            raise ChannelError(f"could not reach Viber (no answer within {self._timeout:g} s)") from None
+        except httpx.TransportError as exc:
+            raise ChannelError(f"could not reach Viber ({exc or type(exc).__name__})") from None
+        return _api_answer(response)
+
     def _wire_messages(self, message: OutboundMessage) -> list[dict[str, Any]]:
-        parts: list[partial[TypedMessage]] = [
-            partial(TextMessage, text=chunk) for chunk in split_text(message.text, MAX_TEXT_LENGTH)
-        ]
+        chunks = split_text(message.text, MAX_TEXT_LENGTH, length=len) if message.text.strip() else []
+        parts: list[partial[TypedMessage]] = [partial(TextMessage, text=chunk) for chunk in chunks]
         parts += [_attachment_part(attachment) for attachment in message.attachments]
         if not parts:
             raise PermanentSendError("the message has no text and no attachment to send on Viber")
@@ -337,6 +397,52 @@ class ViberAdapter:
         except httpx.TransportError as exc:
             raise TransientSendError(f"could not reach Viber: {exc or type(exc).__name__}") from exc
         return _message_token(response)
+
+
+class _Refused(ChannelError):
+    """Viber answered a setup call with a non-zero status."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _api_answer(response: httpx.Response) -> dict[str, Any]:
+    """The answer of a setup call (get_account_info, set_webhook) when its status is 0."""
+    if response.status_code >= 500:
+        raise ChannelError(f"could not reach Viber (it answered HTTP {response.status_code})")
+    if not response.is_success:
+        raise ChannelError(f"Viber refused the request with HTTP {response.status_code}")
+    try:
+        answer = response.json()
+    except ValueError:
+        raise ChannelError("could not reach Viber (the answer was not JSON)") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
+        raise ChannelError("could not reach Viber (the answer carries no status)")
+    status, words = answer["status"], answer.get("status_message")
+    if status == 0:
+        return answer
+    if status == INVALID_AUTH_TOKEN:
+        raise _Refused(status, _TOKEN_REJECTED)
+    if status == INVALID_URL:
+        raise _Refused(status, f"Viber refused the webhook URL ({words})")
+    raise _Refused(status, _PERMANENT_STATUSES.get(status, f"Viber answered status {status} ({words})"))
+
+
+def _account_problems(info: Mapping[str, Any], webhook_url: str, account: str) -> list[str]:
+    """What get_account_info says is wrong with the webhook: not set, set elsewhere, callbacks missing."""
+    connect = f"run `hub channels connect {account}` while `hub serve` is running (Viber calls the URL)"
+    webhook = info.get("webhook") or ""
+    if not webhook:
+        return [f"the webhook is not set: {connect}"]
+    problems = []
+    if webhook != webhook_url:
+        problems.append(f"the webhook is set to {webhook}, not to {webhook_url}: {connect}")
+    subscribed = info.get("event_types")
+    missing = [event for event in WEBHOOK_EVENTS if isinstance(subscribed, list) and event not in subscribed]
+    if missing:
+        problems.append(f"Viber does not send {', '.join(missing)} callbacks to the webhook: {connect}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------------
@@ -564,25 +670,6 @@ def _decode_tracking(value: object) -> _Tracking:
 
 # --------------------------------------------------------------------------------------------------
 # Sending
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut at a line break or space when there is one
-    in the second half of the part, so words stay whole."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", limit // 2, limit + 1)
-        if cut < 0:
-            cut = text.rfind(" ", limit // 2, limit + 1)
-        if cut < 0:
-            parts.append(text[:limit])
-            text = text[limit:]
-        else:
-            parts.append(text[:cut])
-            text = text[cut + 1 :]
-    if text.strip():
-        parts.append(text)
-    return parts
 
 
 def _attachment_part(attachment: Attachment) -> partial[TypedMessage]:

@@ -252,5 +252,36 @@ def demo(
         )
 
 
+channels_app = typer.Typer(help="Check and connect the channel accounts of hub.yaml.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+
+
+@channels_app.command("check")
+def channels_check() -> None:
+    """Say in plain words what is misconfigured in each channel account of hub.yaml: missing secrets,
+    webhooks not set or set elsewhere, rejected tokens, mail servers that refuse the login."""
+    from hub.channel_health import check_channels, render
+
+    settings = _settings()
+    configure_logging("WARNING")  # the providers' SDKs log every request at INFO
+    report = asyncio.run(check_channels(settings))
+    typer.echo(render(report))
+    raise typer.Exit(report.exit_code)  # 0 clean, 1 problems, 2 hub.yaml cannot be loaded
+
+
+@channels_app.command("connect")
+def channels_connect(account: str = typer.Argument(..., help="the account's name in hub.yaml")) -> None:
+    """Register the account's webhook URL with its provider (Telegram, Viber, a Twilio number)."""
+    from hub.channel_health import ConnectFailed, connect_channel
+
+    settings = _settings()
+    configure_logging("WARNING")
+    try:
+        typer.echo(asyncio.run(connect_channel(settings, account)))
+    except ConnectFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 if __name__ == "__main__":
     app()

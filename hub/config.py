@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from channels.registry import UnknownChannelType, spec_for
@@ -151,6 +152,9 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         if not isinstance(settings, dict) or "type" not in settings:
             problems.append(f"{where}: needs a type (e.g. {{type: webchat}})")
             continue
+        if any(p.startswith(f"{where}.") for p in problems):
+            # A missing ${VAR} is the problem to report, not what validating the blank says.
+            continue
         try:
             spec = spec_for(str(settings["type"]))
         except UnknownChannelType as exc:
@@ -180,7 +184,15 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
     )
 
 
+def environment(dotenv: Path = Path(".env")) -> dict[str, str]:
+    """The variables ${...} references may use: the .env file's, overridden by the process's."""
+    values = {k: v for k, v in dotenv_values(dotenv).items() if v is not None} if dotenv.exists() else {}
+    return {**values, **os.environ}
+
+
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> HubConfig:
+    """Load and check hub.yaml; ``env`` defaults to .env plus the process environment."""
+    env = environment() if env is None else env
     if not path.exists():
         raise ConfigError(str(path), [f"file not found (set HUB_CONFIG or create {path})"])
     try:

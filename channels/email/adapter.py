@@ -3,12 +3,18 @@
 Mail arrives through ``listen`` (this adapter is a Listener), never by HTTP webhook. Requests made
 by our own listeners carry method "SMTP" or "IMAP" and a URL of that scheme; ``verify`` accepts
 exactly those and rejects anything the hub received over HTTP.
+
+``check`` logs in to the outbound SMTP server and the IMAP mailbox the way sending and polling do,
+without sending or reading anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import logging
+import socket
+import ssl
 from datetime import UTC, datetime
 
 from channels.contract import (
@@ -24,11 +30,11 @@ from channels.contract import (
     WebhookRequest,
 )
 from channels.email.composing import compose
-from channels.email.imap_poller import ImapPoller
+from channels.email.imap_poller import ImapError, ImapPoller, _Session
 from channels.email.parsing import event_key, parse_email
-from channels.email.settings import EmailSettings
+from channels.email.settings import EmailSettings, ImapMailbox
 from channels.email.smtp_server import InboundSmtpServer
-from channels.email.submission import submit
+from channels.email.submission import login_problem, submit
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +135,52 @@ class EmailAdapter:
 
     async def aclose(self) -> None:
         """Nothing to release: every send opens and closes its own SMTP connection."""
+
+    # Setup ---------------------------------------------------------------------------------------
+
+    async def check(self, webhook_url: str) -> list[str]:
+        """Log in to the outbound SMTP server and, if configured, the IMAP mailbox, each within the
+        context's HTTP timeout at most. Email has no webhook, so ``webhook_url`` is not used."""
+        limit = self._context.http_timeout
+        smtp = self._settings.smtp
+        problems = [await login_problem(smtp.model_copy(update={"timeout": min(smtp.timeout, limit)}))]
+        imap = self._settings.imap
+        if imap is not None:
+            problems.append(
+                await _mailbox_problem(imap.model_copy(update={"timeout": min(imap.timeout, limit)}))
+            )
+        return [problem for problem in problems if problem is not None]
+
+
+async def _mailbox_problem(imap: ImapMailbox) -> str | None:
+    """Log in and select the mailbox as the poller does (blocking imaplib, on a worker thread); None
+    when that works, otherwise what failed in plain words."""
+    where = f"the IMAP server {imap.host}:{imap.port}"
+    session = _Session(imap)
+    try:
+        await asyncio.to_thread(session.open)
+    except ImapError as exc:  # the mailbox cannot be selected
+        return f"{where}: {exc}: check imap.mailbox"
+    except imaplib.IMAP4.abort as exc:
+        return f"{where} broke off the connection ({_imap_words(exc)}): check imap.port and imap.ssl"
+    except imaplib.IMAP4.error as exc:
+        return f"{where} refused the login ({_imap_words(exc)}): check imap.username and imap.password"
+    except TimeoutError:
+        return f"{where} did not answer within {imap.timeout:g} s: check imap.host, imap.port and firewalls"
+    except ssl.SSLError as exc:
+        return f"TLS with {where} failed ({exc.reason or exc}): check imap.ssl, imap.port and imap.ca_file"
+    except socket.gaierror as exc:
+        return f"the IMAP server's name {imap.host} cannot be found (DNS: {exc.strerror}): check imap.host"
+    except ConnectionRefusedError:
+        return f"nothing accepts connections at {imap.host}:{imap.port}: check imap.host and imap.port"
+    except OSError as exc:
+        return f"the connection to {where} failed: {exc}"
+    finally:
+        await asyncio.to_thread(session.close)
+    return None
+
+
+def _imap_words(exc: imaplib.IMAP4.error) -> str:
+    """The server's words in an imaplib error, which carries them as bytes."""
+    words = exc.args[0] if exc.args else ""
+    return words.decode(errors="replace") if isinstance(words, bytes) else str(words)

@@ -15,7 +15,7 @@ from channels.contract import Attachment, OutboundMessage, PermanentSendError, S
 from channels.telegram.errors import send_error
 from channels.telegram.inbound import provider_message_id
 from channels.telegram.keyboards import reply_markup
-from channels.telegram.split import split_text, utf16_length
+from channels.text_split import split_text, utf16_length
 
 # Bot API limits: sendMessage text 1-4096 characters, media captions 0-1024.
 TEXT_LIMIT = 4096
@@ -40,7 +40,7 @@ _Part = _Text | _Media
 
 
 class TelegramSender:
-    """Sends through one bot. The aiogram Bot and its HTTP session are created on the first send,
+    """Sends through one bot. The aiogram Bot and its HTTP session are created on the first use,
     inside the running event loop, and closed by ``aclose``."""
 
     def __init__(self, token: SecretStr, api_base: str | None, timeout: float) -> None:
@@ -59,7 +59,7 @@ class TelegramSender:
         chat_id = _chat_id(message.to)
         markup = reply_markup(message.buttons)
         parts = _parts(message)
-        bot = self._client()
+        bot = self.bot()
         ids: list[str] = []
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -71,12 +71,13 @@ class TelegramSender:
         return SendResult(provider_message_ids=tuple(ids))
 
     async def aclose(self) -> None:
-        """Close the HTTP session, if a send opened one."""
+        """Close the HTTP session, if one was opened."""
         if self._bot is not None:
             await self._bot.session.close()
             self._bot = None
 
-    def _client(self) -> Bot:
+    def bot(self) -> Bot:
+        """The aiogram Bot of this token, created on first use (inside the running event loop)."""
         if self._bot is None:
             session = AiohttpSession(api=self._api, timeout=self._timeout)
             self._bot = Bot(self._token.get_secret_value(), session=session)

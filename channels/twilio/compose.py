@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from channels.contract import Attachment, Button, OutboundMessage, PermanentSendError
+from channels.text_split import split_text
 
 # "Body ... can be up to 1,600 characters" (Messages API; error 21617 beyond). Characters outside the
 # Basic Multilingual Plane are counted twice, as UCS-2 does, to stay under the limit with emoji.
 BODY_LIMIT = 1600
-
-# Preferred cut points, best first; a cut is only taken in the second half of a part so that one
-# short paragraph does not become a message of its own.
-_SEPARATORS = ("\n\n", "\n", " ")
 
 
 @dataclass(frozen=True)
@@ -87,41 +84,3 @@ def media_urls(attachments: Sequence[Attachment]) -> list[str]:
             )
         urls.append(attachment.url)
     return urls
-
-
-def ucs2_length(text: str) -> int:
-    """The length of ``text`` in UCS-2/UTF-16 code units, as Twilio counts a body."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut ``text`` into parts of at most ``limit`` code units, on a paragraph, line or word boundary
-    when there is one. The separator at a cut is dropped; everything else is kept."""
-    parts = []
-    rest = text
-    while ucs2_length(rest) > limit:
-        fits = _fitting_prefix(rest, limit)
-        cut, skip = _best_cut(rest[:fits])
-        parts.append(rest[:cut])
-        rest = rest[cut + skip :]
-    if rest:
-        parts.append(rest)
-    return parts
-
-
-def _fitting_prefix(text: str, limit: int) -> int:
-    used = 0
-    for index, char in enumerate(text):
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > limit:
-            return index
-    return len(text)
-
-
-def _best_cut(prefix: str) -> tuple[int, int]:
-    """Where to cut ``prefix`` and how many separator characters to drop there."""
-    for separator in _SEPARATORS:
-        position = prefix.rfind(separator)
-        if position >= len(prefix) // 2:
-            return position, len(separator)
-    return len(prefix), 0

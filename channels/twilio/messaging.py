@@ -15,7 +15,8 @@ Both channels share Twilio's Messages API and webhook format; they differ in add
   customer within 24 hours of their last message (error 63016 otherwise).
 
 Configure the number's (or Messaging Service's) "A message comes in" webhook as the account's webhook
-URL; status callbacks are requested per message and arrive at the same URL.
+URL; status callbacks are requested per message and arrive at the same URL. ``connect`` does that for a
+number through the API; a Messaging Service's and the WhatsApp sandbox's webhooks are set in the console.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from channels.contract import (
     Acknowledgement,
     Capabilities,
     ChannelContext,
+    ChannelError,
     NormalizedEvent,
     OutboundMessage,
     PermanentSendError,
@@ -34,7 +36,7 @@ from channels.contract import (
 from channels.twilio.addresses import E164, WHATSAPP_PREFIX, whatsapp_address
 from channels.twilio.compose import BODY_LIMIT, MessageRules, compose
 from channels.twilio.message_events import message_event_id, parse_message_webhook
-from channels.twilio.rest import MessagesApi
+from channels.twilio.rest import WEBHOOK_METHOD, AccountApi, MessagesApi, PhoneNumber, webhook_problem
 from channels.twilio.settings import SmsSettings, WhatsAppSettings
 from channels.twilio.signature import verify_signature
 from channels.twilio.twiml import twiml_acknowledgement
@@ -72,9 +74,9 @@ class TwilioMessagingAdapter:
         self.type = settings.type
         self._settings = settings
         self._context = context
-        self._api = MessagesApi(
-            settings.account_sid, settings.auth_token, settings.api_base, context.http_timeout
-        )
+        credentials = (settings.account_sid, settings.auth_token, settings.api_base, context.http_timeout)
+        self._api = MessagesApi(*credentials)
+        self._account_api = AccountApi(*credentials)
         self._service_sid = settings.messaging_service_sid if isinstance(settings, SmsSettings) else None
         whatsapp = isinstance(settings, WhatsAppSettings)
         self._rules = WHATSAPP_RULES if whatsapp else SMS_RULES
@@ -119,9 +121,69 @@ class TwilioMessagingAdapter:
             sids.append(sid)
         return SendResult(provider_message_ids=tuple(sids))
 
+    async def check(self, webhook_url: str) -> list[str]:
+        """Ask Twilio whether the credentials work and the sender's number sends its messages to
+        ``webhook_url`` (only the credentials for a Messaging Service or the WhatsApp sandbox, whose
+        webhooks the API does not show)."""
+        try:
+            await self._account_api.verify()
+            number = await self._own_number()
+        except ChannelError as exc:
+            return [str(exc)]
+        if number is None:
+            return []
+        if number.sms_application_sid:
+            return [
+                f"messages to {number.phone_number} go to the TwiML app {number.sms_application_sid}, "
+                f"which overrides the number's webhook: run `hub channels connect {self._context.account}`"
+            ]
+        what = f"the 'A message comes in' webhook of {number.phone_number}"
+        problem = webhook_problem(what, number.sms_url, number.sms_method, webhook_url, self._context.account)
+        return [problem] if problem else []
+
+    async def connect(self, webhook_url: str) -> str:
+        """Point the sender number's 'A message comes in' webhook (POST) at ``webhook_url``."""
+        number = await self._own_number()
+        if number is None:
+            raise ChannelError(self._console_instructions(webhook_url))
+        await self._account_api.update_number(
+            number.sid, sms_url=webhook_url, sms_method=WEBHOOK_METHOD, sms_application_sid=""
+        )
+        return f"Twilio now sends messages to {number.phone_number} to {webhook_url}"
+
     async def aclose(self) -> None:
-        """Close the connection to Twilio's API."""
+        """Close the connections to Twilio's API."""
         await self._api.aclose()
+        await self._account_api.aclose()
+
+    async def _own_number(self) -> PhoneNumber | None:
+        """The account's number whose webhook receives this sender's messages; None when the webhook
+        is not the number's (a Messaging Service, the WhatsApp sandbox). ChannelError when the number
+        is not in the account."""
+        sender = self._settings.from_
+        if self._service_sid or sender is None or sender == WHATSAPP_SANDBOX_SENDER:
+            return None
+        phone = sender.removeprefix(WHATSAPP_PREFIX)
+        found = await self._account_api.numbers(phone)
+        if not found:
+            raise ChannelError(
+                f"the number {phone} is not in this Twilio account: check 'from' and account_sid "
+                "(Phone Numbers > Active numbers in the console)"
+            )
+        return found[0]
+
+    def _console_instructions(self, webhook_url: str) -> str:
+        """Where to paste the webhook URL when the API cannot set it."""
+        if self._service_sid:
+            return (
+                f"messages go through the Messaging Service {self._service_sid}, whose webhook is set in the "
+                f"Twilio console: Messaging > Services > Integration, 'Send a webhook', Request URL "
+                f"{webhook_url} (HTTP POST)"
+            )
+        return (
+            "the WhatsApp sandbox's webhook is set in the Twilio console only: Messaging > Try it out > "
+            f"Send a WhatsApp message > Sandbox settings, 'When a message comes in' {webhook_url} (POST)"
+        )
 
     def _recipient(self, to: str) -> str:
         """Twilio's ``To``: the E.164 number, prefixed with ``whatsapp:`` on WhatsApp (the hub may

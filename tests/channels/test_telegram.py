@@ -55,7 +55,7 @@ from channels.contract import (
 )
 from channels.registry import spec_for
 from channels.telegram import SPEC, TelegramAdapter, TelegramSettings
-from channels.telegram.split import split_text, utf16_length
+from channels.text_split import split_text, utf16_length
 from tests.fakes.telegram_api import (
     TOKEN,
     FakeTelegramAPI,

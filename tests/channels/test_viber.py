@@ -45,7 +45,8 @@ from channels.contract import (
     WebhookRequest,
 )
 from channels.registry import spec_for
-from channels.viber import SPEC, ViberAdapter, ViberSettings, split_text
+from channels.text_split import split_text
+from channels.viber import SPEC, ViberAdapter, ViberSettings
 from tests.fakes.viber_api import FIRST_MESSAGE_TOKEN, FakeViberApi
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
@@ -447,8 +448,8 @@ class TestSend:
         assert " ".join(parts) == text
 
     def test_split_cuts_at_a_line_break_before_a_space(self) -> None:
-        assert split_text("aaaa bb\ncc dd", 10) == ["aaaa bb", "cc dd"]
-        assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+        assert split_text("aaaa bb\ncc dd", 10, length=len) == ["aaaa bb", "cc dd"]
+        assert split_text("x" * 25, 10, length=len) == ["x" * 10, "x" * 10, "x" * 5]
 
     async def test_buttons_ride_on_the_last_message_as_a_keyboard(
         self, sender: ViberAdapter, viber_api: FakeViberApi
@@ -622,7 +623,7 @@ class TestSendErrors:
         result = await sender.send(message)
 
         assert len(viber_api.requests) == 3
-        assert [body["text"] for body in viber_api.accepted] == split_text(message.text, 7000)
+        assert [body["text"] for body in viber_api.accepted] == split_text(message.text, 7000, length=len)
         assert result.provider_message_ids == (str(FIRST_MESSAGE_TOKEN), str(FIRST_MESSAGE_TOKEN + 1))
 
     async def test_the_auth_token_is_never_logged(

@@ -4,7 +4,8 @@ The real aiogram Bot is pointed at it (``TelegramAPIServer.from_base(api.base_ur
 over HTTP exactly as to api.telegram.org: ``POST /bot<token>/<method>`` with a form-urlencoded or
 multipart body, answered with ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": ...,
 "description": ...}``. Every call is recorded; replies can be scripted (429, 5xx, 403, 400, a slow or
-malformed answer) for the next calls.
+malformed answer) for the next calls. The webhook set with ``setWebhook`` is kept and reported by
+``getWebhookInfo`` as a WebhookInfo object; tests can edit ``webhook`` to play a failing one.
 
 Use it as ``async with FakeTelegramAPI() as api:`` or through the ``telegram_api`` fixture.
 """
@@ -91,7 +92,9 @@ def malformed() -> Reply:
 
 class FakeTelegramAPI:
     """The fake server, accepting one bot ``token``. ``calls`` lists every request in order;
-    ``script`` queues replies; ``base_url`` is set once the server runs."""
+    ``script`` queues replies; ``base_url`` is set once the server runs. ``webhook`` is the WebhookInfo
+    getWebhookInfo answers (add ``last_error_message`` etc. to play a failing webhook) and
+    ``webhook_secret`` the secret_token of the last setWebhook."""
 
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
@@ -100,6 +103,8 @@ class FakeTelegramAPI:
         self._scripted: deque[Reply] = deque()
         # Telegram numbers messages per chat.
         self._message_ids: dict[str, int] = {}
+        self.webhook: dict[str, Any] = _no_webhook()
+        self.webhook_secret: str | None = None
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -146,8 +151,15 @@ class FakeTelegramAPI:
 
     def _result(self, method: str, params: dict[str, str]) -> Reply:
         """The normal answer: the sent Message for send methods, True for the others we know."""
-        if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
+        if method == "answerCallbackQuery":
             return _ok(True)
+        if method == "setWebhook":
+            return self._set_webhook(params)
+        if method == "deleteWebhook":
+            self.webhook, self.webhook_secret = _no_webhook(), None
+            return _ok(True)
+        if method == "getWebhookInfo":
+            return _ok(self.webhook)
         if method == "getMe":
             return _ok({"id": BOT_ID, "is_bot": True, "first_name": "Fake bot", "username": "fake_bot"})
         content = _SENT_CONTENT.get(method)
@@ -172,6 +184,32 @@ class FakeTelegramAPI:
         if "inline_keyboard" in markup:
             message["reply_markup"] = markup
         return _ok(message)
+
+    def _set_webhook(self, params: dict[str, str]) -> Reply:
+        """setWebhook as the Bot API does it: an empty url removes the webhook, anything but HTTPS is
+        refused, and getWebhookInfo then reports the URL, connection limit and update types."""
+        url = params.get("url", "")
+        if not url:
+            self.webhook, self.webhook_secret = _no_webhook(), None
+            return _ok(True)
+        if not url.startswith("https://"):
+            return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook = {
+            "url": url,
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+            "max_connections": int(params.get("max_connections", "40")),
+            "ip_address": "192.0.2.10",
+        }
+        if "allowed_updates" in params:
+            self.webhook["allowed_updates"] = json.loads(params["allowed_updates"])
+        self.webhook_secret = params.get("secret_token")
+        return _ok(True)
+
+
+def _no_webhook() -> dict[str, Any]:
+    """getWebhookInfo of a bot without a webhook (one that would use getUpdates)."""
+    return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
 
 def _text(params: dict[str, str]) -> dict[str, Any]:

@@ -7,6 +7,11 @@ with the Message resource JSON out, and Twilio's JSON error bodies (``code``, ``
 ``client.api.base_url = fake.base_url`` (the adapters' ``api_base`` setting does that). It records every
 request and can be scripted to fail the next ones (``fake.fail_next(Fault.rate_limited(2))``).
 
+For ``hub channels check`` / ``connect`` it also serves the account (``GET .../Accounts/{sid}.json``) and
+its phone numbers: the IncomingPhoneNumbers list resource (``GET .../IncomingPhoneNumbers.json``, with
+Twilio's ``PhoneNumber`` filter and paging) and the update of one number (``POST
+.../IncomingPhoneNumbers/{PNsid}.json``). ``add_number`` puts a number in the account.
+
 The webhook builders produce the forms Twilio POSTs (field sets as Twilio's webhook docs list them)
 and ``signed_request`` wraps one in a WebhookRequest with the ``X-Twilio-Signature`` the SDK's
 RequestValidator computes, so end-to-end tests can post them to the hub unchanged.
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +39,30 @@ AUTH_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 API_VERSION = "2010-04-01"
 # Twilio's default date format in resources and webhooks (RFC 2822).
 _DATE = "Tue, 14 May 2024 10:15:00 +0000"
+# IncomingPhoneNumber fields an update may set, by their form parameter names.
+_NUMBER_FIELDS = {
+    "FriendlyName": "friendly_name",
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "SmsApplicationSid": "sms_application_sid",
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "VoiceApplicationSid": "voice_application_sid",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+    "TrunkSid": "trunk_sid",
+}
+# Twilio's largest page of a list resource.
+_MAX_PAGE_SIZE = 1000
 
 # Twilio's answers to the requests the tests make it refuse, as its error pages word them.
 _ERROR_MESSAGES = {
     20003: "Authenticate",
+    20404: "The requested resource was not found",
     20429: "Too Many Requests",
     20500: "Internal Server Error",
     20503: "Service Unavailable",
@@ -65,7 +91,8 @@ def sid(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the fake received; ``form`` keeps repeated fields (MediaUrl) as lists."""
+    """One request the fake received; ``form`` holds a POST's form fields or a GET's query parameters,
+    repeated fields (MediaUrl) as lists."""
 
     method: str
     path: str
@@ -113,11 +140,15 @@ class Fault:
 
 
 class FakeTwilioApi:
-    """Twilio's Messages API on 127.0.0.1 and an OS-chosen port; use as an async context manager."""
+    """Twilio's Messages API, the account and its phone numbers on 127.0.0.1 and an OS-chosen port;
+    use as an async context manager. ``account_status`` is what the account resource reports
+    (active, suspended, closed); ``numbers`` are the IncomingPhoneNumber resources by SID."""
 
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.account_status = "active"
+        self.numbers: dict[str, dict[str, object]] = {}
         self.requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._closing = asyncio.Event()
@@ -126,7 +157,13 @@ class FakeTwilioApi:
 
     async def __aenter__(self) -> FakeTwilioApi:
         app = web.Application()
-        app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Messages.json", self._create_message)
+        accounts = f"/{API_VERSION}/Accounts"
+        app.router.add_post(f"{accounts}/{{account_sid}}/Messages.json", self._create_message)
+        app.router.add_get(f"{accounts}/{{account_sid}}.json", self._fetch_account)
+        app.router.add_get(f"{accounts}/{{account_sid}}/IncomingPhoneNumbers.json", self._list_numbers)
+        app.router.add_post(
+            f"{accounts}/{{account_sid}}/IncomingPhoneNumbers/{{number_sid}}.json", self._update_number
+        )
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -148,8 +185,17 @@ class FakeTwilioApi:
         """The message creations received, in order."""
         return [request for request in self.requests if request.path.endswith("/Messages.json")]
 
-    async def _create_message(self, request: web.Request) -> web.Response:
-        form = await request.post()
+    def add_number(self, phone_number: str, **fields: object) -> str:
+        """Put ``phone_number`` in the account, with IncomingPhoneNumber ``fields`` (``sms_url``,
+        ``voice_url``, ...) set; returns its SID."""
+        number_sid = sid("PN")
+        self.numbers[number_sid] = {**self._number_resource(number_sid, phone_number), **fields}
+        return number_sid
+
+    async def _receive(self, request: web.Request) -> tuple[RecordedRequest, web.Response | None]:
+        """Record the request; the answer that replaces the normal one (a scripted fault, a 401) or
+        None to answer normally."""
+        form = await request.post() if request.method == "POST" else request.query
         auth = _basic_auth(request)
         recorded = RecordedRequest(
             method=request.method,
@@ -166,7 +212,7 @@ class FakeTwilioApi:
                     await asyncio.wait_for(self._closing.wait(), fault.delay)
             else:
                 headers = {"Content-Type": "application/json", **fault.headers}
-                return web.Response(status=fault.status, text=fault.body, headers=headers)
+                return recorded, web.Response(status=fault.status, text=fault.body, headers=headers)
         account = request.match_info["account_sid"]
         if (
             auth is None
@@ -174,7 +220,13 @@ class FakeTwilioApi:
             or auth.password != self.auth_token
             or account != auth.login
         ):
-            return _error(20003, 401)
+            return recorded, _error(20003, 401)
+        return recorded, None
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        recorded, answer = await self._receive(request)
+        if answer is not None:
+            return answer
         refusal = _missing_parameter(recorded)
         if refusal is not None:
             return _error(refusal, 400)
@@ -207,6 +259,136 @@ class FakeTwilioApi:
             "subresource_uris": {"media": f"{uri}/Media.json"},
             "to": recorded.param("To"),
             "uri": f"{uri}.json",
+        }
+
+    async def _fetch_account(self, request: web.Request) -> web.Response:
+        """The Account resource (GET /2010-04-01/Accounts/{AccountSid}.json)."""
+        _, answer = await self._receive(request)
+        if answer is not None:
+            return answer
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}"
+        return web.json_response(
+            {
+                "auth_token": self.auth_token,
+                "date_created": _DATE,
+                "date_updated": _DATE,
+                "friendly_name": "omnihub tests",
+                "owner_account_sid": self.account_sid,
+                "sid": self.account_sid,
+                "status": self.account_status,
+                "subresource_uris": {
+                    "incoming_phone_numbers": f"{uri}/IncomingPhoneNumbers.json",
+                    "messages": f"{uri}/Messages.json",
+                },
+                "type": "Full",
+                "uri": f"{uri}.json",
+            }
+        )
+
+    async def _list_numbers(self, request: web.Request) -> web.Response:
+        """One page of the IncomingPhoneNumbers list resource; ``PhoneNumber`` matches partial numbers,
+        ``*`` standing for any digit, as Twilio's filter does."""
+        recorded, answer = await self._receive(request)
+        if answer is not None:
+            return answer
+        wanted = recorded.param("PhoneNumber")
+        pattern = re.compile("".join(r"\d" if c == "*" else re.escape(c) for c in wanted or ""))
+        found = [n for n in self.numbers.values() if pattern.search(str(n["phone_number"]))]
+        page_size = min(int(recorded.param("PageSize") or 50), _MAX_PAGE_SIZE)
+        page = int(recorded.param("Page") or 0)
+        start = page * page_size
+        return web.json_response(
+            self._page(recorded, found[start : start + page_size], page, page_size, len(found))
+        )
+
+    def _page(
+        self,
+        recorded: RecordedRequest,
+        records: list[dict[str, object]],
+        page: int,
+        page_size: int,
+        total: int,
+    ) -> dict[str, object]:
+        """A v2010 list page: the records under the resource's key, and the paging URIs."""
+
+        def uri(number: int) -> str:
+            query = {
+                key: values[0] for key, values in recorded.form.items() if key not in ("Page", "PageSize")
+            }
+            return f"{recorded.path}?{urlencode({**query, 'PageSize': page_size, 'Page': number})}"
+
+        start = page * page_size
+        return {
+            "end": start + max(len(records) - 1, 0),
+            "first_page_uri": uri(0),
+            "incoming_phone_numbers": records,
+            "next_page_uri": uri(page + 1) if start + page_size < total else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": uri(page),
+        }
+
+    async def _update_number(self, request: web.Request) -> web.Response:
+        """Change a number's webhooks (POST .../IncomingPhoneNumbers/{Sid}.json); an empty value clears
+        a field, as Twilio does with an application SID."""
+        recorded, answer = await self._receive(request)
+        if answer is not None:
+            return answer
+        number = self.numbers.get(request.match_info["number_sid"])
+        if number is None:
+            return _error(20404, 404)
+        for parameter, key in _NUMBER_FIELDS.items():
+            value = recorded.param(parameter)
+            if value is not None:
+                number[key] = value or None
+        number["date_updated"] = _DATE
+        return web.json_response(number)
+
+    def _number_resource(self, number_sid: str, phone_number: str) -> dict[str, object]:
+        """An IncomingPhoneNumber resource as Twilio returns it, no webhooks set."""
+        return {
+            "account_sid": self.account_sid,
+            "address_requirements": "none",
+            "address_sid": None,
+            "api_version": API_VERSION,
+            "beta": False,
+            "bundle_sid": None,
+            "capabilities": {"fax": False, "mms": True, "sms": True, "voice": True},
+            "date_created": _DATE,
+            "date_updated": _DATE,
+            "emergency_address_sid": None,
+            "emergency_address_status": "unregistered",
+            "emergency_status": "Active",
+            "friendly_name": phone_number,
+            "identity_sid": None,
+            "origin": "twilio",
+            "phone_number": phone_number,
+            "sid": number_sid,
+            "sms_application_sid": None,
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": None,
+            "sms_method": "POST",
+            "sms_url": None,
+            "status": "in-use",
+            "status_callback": None,
+            "status_callback_method": "POST",
+            "subresource_uris": {
+                "assigned_add_ons": (
+                    f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{number_sid}/AssignedAddOns.json"
+                )
+            },
+            "trunk_sid": None,
+            "type": "local",
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{number_sid}.json",
+            "voice_application_sid": None,
+            "voice_caller_id_lookup": False,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": None,
+            "voice_method": "POST",
+            "voice_receive_mode": "voice",
+            "voice_url": None,
         }
 
 

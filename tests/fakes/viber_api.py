@@ -5,8 +5,12 @@ It answers ``POST /pa/send_message`` the way Viber does: a JSON message whose au
 with HTTP 200 and ``{"status": 0, "status_message": "ok", "message_token": ...}`` or a non-zero status.
 Message tokens are above 2**53, as Viber's are, so a client that reads them as floats gets them wrong.
 
-Every request is recorded. Scripted answers, consumed one per request in the order given, make the next
-requests fail like Viber can::
+``POST /pa/set_webhook`` and ``POST /pa/get_account_info`` answer as Viber does too: the webhook set is
+kept (``webhook``, ``event_types``) and reported in the account info. Viber calls a webhook URL to verify
+it while setting it; set ``webhook_reachable`` to False to play a hub that is not running.
+
+Every request is recorded. Scripted answers, consumed one per send_message request in the order given,
+make the next sends fail like Viber can::
 
     async with FakeViberApi(auth_token="secret") as viber:
         viber.fail_with_status(6, "notSubscribed")
@@ -33,6 +37,8 @@ MAX_TEXT_LENGTH = 7000
 MAX_SENDER_NAME_LENGTH = 28
 MAX_TRACKING_DATA_LENGTH = 4000
 FIRST_MESSAGE_TOKEN = 5_000_000_000_000_000_001
+# What Viber subscribes a webhook to when set_webhook names no event_types.
+ALL_EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 
 Handler = Callable[[dict[str, Any]], Awaitable[web.Response]]
 
@@ -47,17 +53,23 @@ class RecordedRequest:
 
 
 class FakeViberApi:
-    """Viber's send_message endpoint on 127.0.0.1, on a port the OS picks."""
+    """Viber's send_message, set_webhook and get_account_info endpoints on 127.0.0.1, on a port the OS
+    picks."""
 
     def __init__(self, auth_token: str) -> None:
         self.auth_token = auth_token
         self.requests: list[RecordedRequest] = []
         self.accepted: list[dict[str, Any]] = []
+        self.webhook = ""
+        self.event_types: list[str] = []
+        self.webhook_reachable = True
         self._script: deque[Handler] = deque()
         self._tokens = itertools.count(FIRST_MESSAGE_TOKEN)
         self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/pa/send_message", self._send_message)
+        app.router.add_post("/pa/set_webhook", self._set_webhook)
+        app.router.add_post("/pa/get_account_info", self._get_account_info)
         # Cancel a handler whose client went away, so a scripted slow answer cannot hold up shutdown.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         self.api_base = ""
@@ -123,7 +135,8 @@ class FakeViberApi:
     # ----------------------------------------------------------------------------------------------
     # The endpoint
 
-    async def _send_message(self, request: web.Request) -> web.Response:
+    async def _authenticated(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The request's JSON body, recorded; Viber's refusal when it is not JSON or not authenticated."""
         try:
             body = json.loads(await request.read())
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -136,6 +149,12 @@ class FakeViberApi:
             return _viber_answer(2, "missing_auth_token")
         if token != self.auth_token:
             return _viber_answer(2, "invalidAuthToken")
+        return body
+
+    async def _send_message(self, request: web.Request) -> web.Response:
+        body = await self._authenticated(request)
+        if isinstance(body, web.Response):
+            return body
         if self._script:
             return await self._script.popleft()(body)
         problem = _problem(body)
@@ -146,6 +165,48 @@ class FakeViberApi:
     def _accept(self, body: dict[str, Any]) -> web.Response:
         self.accepted.append(body)
         return _viber_answer(0, "ok", message_token=next(self._tokens))
+
+    async def _set_webhook(self, request: web.Request) -> web.Response:
+        """An empty url removes the webhook; otherwise it must be HTTPS and answer Viber's check call."""
+        body = await self._authenticated(request)
+        if isinstance(body, web.Response):
+            return body
+        url = body.get("url")
+        if not isinstance(url, str):
+            return _viber_answer(4, "missingData")
+        if not url:
+            self.webhook, self.event_types = "", []
+            return _viber_answer(0, "ok")
+        if not url.startswith("https://"):
+            return _viber_answer(1, "invalidUrl")
+        if not self.webhook_reachable:
+            return _viber_answer(1, f"Result[HttpRequest[POST {url}], HttpResponse[HTTP/1.1 404 Not Found]]")
+        self.webhook = url
+        self.event_types = list(body.get("event_types") or ALL_EVENT_TYPES)
+        return _viber_answer(0, "ok", event_types=self.event_types)
+
+    async def _get_account_info(self, request: web.Request) -> web.Response:
+        """The bot's account details, with the webhook currently set."""
+        body = await self._authenticated(request)
+        if isinstance(body, web.Response):
+            return body
+        return _viber_answer(
+            0,
+            "ok",
+            id="pa:75346594275468546724",
+            name="Fake bot",
+            uri="fakebot",
+            icon="https://media.example.com/icon.jpg",
+            background="https://media.example.com/background.jpg",
+            category="Services",
+            subcategory="Customer service",
+            location={"lon": 30.5234, "lat": 50.4501},
+            country="UA",
+            webhook=self.webhook,
+            event_types=self.event_types,
+            subscribers_count=35,
+            members=[{"id": "01234567890A=", "name": "Admin", "avatar": None, "role": "admin"}],
+        )
 
 
 def _problem(body: Mapping[str, Any]) -> tuple[int, str] | None:

@@ -12,7 +12,16 @@ from tests.processes import REPO, HubProcesses
 
 
 def test_every_command_has_help() -> None:
-    for command in ("serve", "worker", "migrate", "demo", "create-agent", "create-token"):
+    for command in (
+        "serve",
+        "worker",
+        "listen",
+        "migrate",
+        "demo",
+        "create-agent",
+        "create-token",
+        "channels",
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "hub.cli", command, "--help"], capture_output=True, cwd=REPO, timeout=60
         )

@@ -82,3 +82,28 @@ def test_the_shipped_hub_yaml_loads() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "hub.yaml", env={})
     assert config.channels["site"].type == "webchat"
     assert config.business_hours.weekly["mon"] == ((9 * 60, 18 * 60),)
+
+
+def test_secrets_may_come_from_a_dotenv_file_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.config import environment
+
+    (tmp_path / ".env").write_text("VIBER_AUTH_TOKEN=from-dotenv\nOTHER=dotenv\n")
+    monkeypatch.setenv("OTHER", "from-process")
+    env = environment(tmp_path / ".env")
+    assert env["VIBER_AUTH_TOKEN"] == "from-dotenv" and env["OTHER"] == "from-process"
+    config = parse_config(
+        {"channels": {"v": {"type": "viber", "auth_token": "${VIBER_AUTH_TOKEN}"}}}, env=env
+    )
+    assert config.channels["v"].auth_token.get_secret_value() == "from-dotenv"  # type: ignore[attr-defined]
+
+
+def test_a_missing_secret_is_reported_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {"channels": {"main": {"type": "telegram", "token": "${NOPE}", "webhook_secret": "ok"}}}, env={}
+        )
+    assert [p for p in caught.value.problems if p.startswith("channels.main")] == [
+        "channels.main.token: environment variable NOPE is not set (see .env.example)"
+    ]

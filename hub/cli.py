@@ -8,6 +8,7 @@ import logging
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -281,6 +282,47 @@ def channels_connect(account: str = typer.Argument(..., help="the account's name
     except ConnectFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+flows_app = typer.Typer(help="Validate and test the YAML bot flows.", no_args_is_help=True)
+app.add_typer(flows_app, name="flows")
+
+
+def _flows_path(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    return _config(_settings()).flows_dir
+
+
+@flows_app.command("validate")
+def flows_validate(
+    path: Path | None = typer.Argument(None, help="a flow file or folder (default: flows_dir of hub.yaml)"),
+) -> None:
+    """Report every problem of the flows, with file and line; exit 1 when there is any."""
+    from bots.flows import validate
+
+    folder = _flows_path(path)
+    teams = None
+    with contextlib.suppress(typer.Exit):
+        teams = _config(_settings()).teams or None
+    problems = validate(folder, teams=teams)
+    for problem in problems:
+        typer.echo(str(problem))
+    typer.echo(f"{len(problems)} problem(s)" if problems else f"{folder}: the flows are valid")
+    raise typer.Exit(1 if problems else 0)
+
+
+@flows_app.command("test")
+def flows_test(
+    path: Path | None = typer.Argument(None, help="a transcript file or folder (default: <flows_dir>/tests)"),
+) -> None:
+    """Run the transcript tests against the real engine on a throwaway database; exit 1 on failure."""
+    from bots.flows import run_transcripts
+
+    target = path if path is not None else _flows_path(None) / "tests"
+    report = asyncio.run(run_transcripts(target))
+    typer.echo(str(report))
+    raise typer.Exit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # Importing the models registers every table on SQLModel.metadata (used by Alembic and tests).
+import bots.flows.state  # noqa: F401
 import inbox.models  # noqa: F401
 
 AfterCommit = Callable[[], Any]

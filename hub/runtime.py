@@ -7,11 +7,13 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from bots.flows import FlowBot, FlowEngine, FlowStateMergeParticipant
 from bots.greeting import GreetingBot, load_greetings
 from bots.turn import Bot
 from hub.accounts import Accounts
 from hub.config import HubConfig
 from hub.db import Database
+from hub.flows import build_flow_engine, hand_to_people, run_timeouts
 from hub.inbound.apply import EventApplier
 from hub.inbound.listeners import listening_accounts, run_listener
 from hub.inbound.process import InboundProcessor
@@ -24,14 +26,18 @@ from inbox.conversations import ConversationsMergeParticipant
 
 log = logging.getLogger(__name__)
 
-MERGE_PARTICIPANTS = (ConversationsMergeParticipant(),)
+MERGE_PARTICIPANTS = (ConversationsMergeParticipant(), FlowStateMergeParticipant())
 
 
 class SchemaOutdated(RuntimeError):
     pass
 
 
-def build_bots(config: HubConfig) -> list[Bot]:
+def build_bots(config: HubConfig, flows: FlowEngine | None = None) -> list[Bot]:
+    """The flow engine when the flows folder has flows (its support flow greets), else the greeting
+    bot."""
+    if flows is not None:
+        return [FlowBot(flows, on_handoff=hand_to_people)]
     greeting = config.flows_dir / "greeting.yaml"
     if greeting.exists():
         return [GreetingBot(load_greetings(greeting))]
@@ -49,6 +55,7 @@ class Hub:
     media: MediaStore
     processor: InboundProcessor
     dispatcher: Dispatcher
+    flows: FlowEngine | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -57,8 +64,9 @@ class Hub:
         bus = make_bus(settings.database_url)
         accounts = Accounts(config, settings.secret_key, bus.publish)
         media = MediaStore(settings.hub_data_dir / "media")
+        flows = build_flow_engine(config)
         applier = EventApplier(
-            bots if bots is not None else build_bots(config),
+            bots if bots is not None else build_bots(config, flows),
             media,
             MERGE_PARTICIPANTS,
             config.default_region,
@@ -72,7 +80,7 @@ class Hub:
             worker_id=settings.hub_worker_id,
             lease_seconds=settings.hub_outbox_lease_seconds,
         )
-        return cls(settings, config, db, bus, accounts, media, processor, dispatcher)
+        return cls(settings, config, db, bus, accounts, media, processor, dispatcher, flows)
 
     async def start(self, *, workers: bool, listeners: bool = False) -> None:
         missing = await missing_revisions(self.db.engine)
@@ -89,6 +97,12 @@ class Hub:
     def start_workers(self) -> None:
         self._tasks.append(asyncio.create_task(self.processor.run(), name="inbound-processor"))
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="outbox-dispatcher"))
+        if self.flows is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    run_timeouts(self.db, self.flows, self.bus.publish_all), name="flow-timeouts"
+                )
+            )
 
     def start_listeners(self) -> None:
         """SMTP servers and IMAP pollers of email accounts. Run them in one process only (the SMTP

@@ -27,6 +27,9 @@ from hub.settings import Settings
 from inbox.models import Role
 
 REPO = Path(__file__).resolve().parent.parent
+# Pipeline tests run with the one-line greeting bot, so they test the pipeline, not the shipped
+# flows (tests/bots runs those through the same pipeline).
+GREETING_ONLY = REPO / "tests" / "fixtures" / "greeting-only"
 PG_ADMIN_DSN = os.environ.get("OMNIHUB_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -113,7 +116,7 @@ def hub_config(channels: dict[str, Any] | None = None, **extra: Any) -> HubConfi
     return parse_config(
         {
             "public_url": "https://hub.example.com",
-            "flows_dir": str(REPO / "flows"),
+            "flows_dir": str(GREETING_ONLY),
             "channels": channels if channels is not None else DEFAULT_CHANNELS,
             **extra,
         },

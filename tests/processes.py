@@ -14,6 +14,7 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+GREETING_ONLY = REPO / "tests" / "fixtures" / "greeting-only"
 
 
 def free_port() -> int:
@@ -33,7 +34,7 @@ class HubProcesses:
             yaml.safe_dump(
                 {
                     "public_url": self.base_url,
-                    "flows_dir": str(REPO / "flows"),
+                    "flows_dir": str(GREETING_ONLY),
                     "channels": channels or {"site": {"type": "webchat"}},
                 }
             )

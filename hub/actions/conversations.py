@@ -10,11 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contract import Button
+from crm_core.customers import get_customer
 from crm_core.models import Identity
 from hub.accounts import IDENTITY_KIND
 from hub.auth.credentials import Principal
 from hub.errors import ApiError
+from hub.flows import on_business_event
 from hub.inbound.apply import inbox_event
+from hub.live import LiveEvent
 from hub.outbound.enqueue import WAKE_TOPIC, enqueue_message, requeue_message
 from hub.outbound.models import OutboxItem
 from hub.runtime import Hub
@@ -187,10 +190,24 @@ async def assign(hub: Hub, conversation_id: int, agent_id: int | None, team_id: 
 async def set_status(
     hub: Hub, conversation_id: int, status: ConversationStatus, snoozed_until: datetime | None
 ) -> Conversation:
+    flow_events: list[LiveEvent] = []
     async with hub.db.transaction() as session:
         conversation = await inbox.get_conversation(session, conversation_id, lock=True)
+        was = conversation.status
         await inbox.set_status(session, conversation, status, snoozed_until=snoozed_until)
-    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation)])
+        if hub.flows is not None and status is ConversationStatus.RESOLVED and was is not status:
+            customer = await get_customer(session, conversation.customer_id)
+            flow_events = await on_business_event(
+                session,
+                hub.flows,
+                customer,
+                "conversation.resolved",
+                {"conversation_id": conversation.id},
+                conversation,
+            )
+    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation), *flow_events])
+    if flow_events:
+        await hub.bus.publish(WAKE_TOPIC, {})
     return conversation
 
 

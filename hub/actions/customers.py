@@ -12,6 +12,8 @@ from crm_core.models import ConsentPurpose, Customer, CustomerEvent, MergeRecord
 from hub.api.schemas import BusinessEventIn, CustomerUpdateIn
 from hub.auth.credentials import Principal
 from hub.errors import ApiError
+from hub.flows import on_business_event
+from hub.outbound.enqueue import WAKE_TOPIC
 from hub.runtime import MERGE_PARTICIPANTS, Hub
 
 
@@ -102,5 +104,11 @@ async def record_business_event(hub: Hub, body: BusinessEventIn, principal: Prin
         event = await crm.record_event(
             session, customer, body.kind, payload, source=principal.label, occurred_at=body.occurred_at
         )
+        flow_events = (
+            await on_business_event(session, hub.flows, customer, body.kind, payload) if hub.flows else []
+        )
     await _publish_customer(hub, event.customer_id)
+    if flow_events:
+        await hub.bus.publish_all(flow_events)
+        await hub.bus.publish(WAKE_TOPIC, {})
     return event

@@ -15,7 +15,8 @@ from hub.runtime import Hub
 SESSION_COOKIE = "hub_session"
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    # async: a plain def would send every request through the thread pool for nothing.
     hub: Hub = request.app.state.hub
     return hub
 

@@ -73,7 +73,12 @@ def test_customer_and_agent_talk_live(
     customer_bubble = widget.locator(".ohw-msg--customer")
     expect(customer_bubble).to_contain_text("Do you ship beans to Lisbon?")
     expect(customer_bubble.locator(".ohw-meta")).to_have_text(re.compile(r"^Sent · "))
-    expect(widget.locator(".ohw-msg--bot")).to_contain_text("Hi Maria Lopez! Thanks for writing to us.")
+    # The support flow greets by name and offers its menu as buttons.
+    expect(widget.locator(".ohw-msg--bot").first).to_contain_text(
+        "Hi Maria Lopez! I'm the support assistant."
+    )
+    expect(widget.locator(".ohw-msg--bot").last).to_contain_text("How can I help you?")
+    expect(widget.get_by_role("button", name="Talk to a person")).to_be_visible()
     screenshots(customer, "02-widget-greeting")
 
     # The new conversation appears in the agent's list without a reload, highlighted and unread.
@@ -89,7 +94,7 @@ def test_customer_and_agent_talk_live(
     timeline = agent.get_by_role("log", name="Messages and notes")
     expect(agent.get_by_role("heading", name="Maria Lopez", level=2).first).to_be_visible()
     expect(timeline.locator(".msg--customer")).to_contain_text("Do you ship beans to Lisbon?")
-    expect(timeline.locator(".msg--bot")).to_contain_text("Thanks for writing to us")
+    expect(timeline.locator(".msg--bot").first).to_contain_text("I'm the support assistant")
     panel = agent.get_by_role("complementary", name="Customer")
     expect(panel.locator(".identity")).to_contain_text("webchat")
     expect(panel.locator(".identity")).to_contain_text("Verified")
@@ -141,7 +146,10 @@ def test_customer_and_agent_talk_live(
     launcher = customer.get_by_role("button", name="Open chat")
     expect(launcher).to_be_visible()
     launcher.click()
-    expect(widget.locator(".ohw-msg")).to_have_count(4)
+    # Customer, the support flow's greeting and menu, two agent replies, and the feedback survey the
+    # resolution started.
+    expect(widget.locator(".ohw-msg")).to_have_count(6)
+    expect(widget.locator(".ohw-msg--bot").last).to_contain_text("Your conversation with us is closed.")
     expect(widget.locator(".ohw-msg--customer")).to_have_count(1)
     expect(widget.locator(".ohw-msg--customer")).to_contain_text("Do you ship beans to Lisbon?")
     expect(widget.locator(".ohw-msg--agent").last).to_contain_text("Free shipping is on us")
@@ -219,7 +227,8 @@ def test_widget_speaks_the_visitors_language(new_page: OpenPage) -> None:
     message_box.fill("¿Tenéis descafeinado?")
     message_box.press("Enter")
     expect(widget.locator(".ohw-msg--customer .ohw-meta")).to_contain_text("Enviado")
-    expect(widget.locator(".ohw-msg--bot")).to_contain_text("Gracias por escribirnos")
+    expect(widget.locator(".ohw-msg--bot").first).to_contain_text("Soy el asistente de soporte")
+    expect(widget.get_by_role("button", name="Hablar con una persona")).to_be_visible()
 
 
 def test_widget_retries_with_the_same_message_id(new_page: OpenPage) -> None:
@@ -252,5 +261,5 @@ def test_widget_retries_with_the_same_message_id(new_page: OpenPage) -> None:
     expect(bubble.locator(".ohw-meta")).to_contain_text("Not sent: try again later")
     bubble.get_by_role("button", name="Retry").click()
     expect(bubble.locator(".ohw-meta")).to_have_text(re.compile(r"^Sent · "))
-    expect(widget.locator(".ohw-msg--bot")).to_contain_text("Thanks for writing to us")
+    expect(widget.locator(".ohw-msg--bot").first).to_contain_text("support assistant")
     assert len(attempts) == 3 and len(set(attempts)) == 1, attempts

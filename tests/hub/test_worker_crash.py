@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from channels.signing import signed_headers
 from hub.outbound.models import OutboxItem, OutboxStatus
-from tests.conftest import REPO, HubFactory, client_for
+from tests.conftest import GREETING_ONLY, REPO, HubFactory, client_for
 from tests.fakes.callback_server import CallbackServer, Scripted
 
 SECRET = "crash-test-secret"
@@ -72,7 +72,7 @@ async def test_killed_worker_loses_nothing_and_sends_nothing_twice(
             yaml.safe_dump(
                 {
                     "public_url": "https://hub.example.com",
-                    "flows_dir": str(REPO / "flows"),
+                    "flows_dir": str(GREETING_ONLY),
                     "channels": channels,
                 }
             )

@@ -1,0 +1,78 @@
+"""What every step kind has in common: a name, a line, the steps it may lead to, and ``run``.
+
+Waiting steps (``ask``, ``faq``) also receive the customer's next message (``on_answer``) and may
+have a ``timeout`` with an ``on_timeout`` step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bots.flows.outcomes import Finish, Next, Outcome
+
+if TYPE_CHECKING:
+    from bots.flows.context import TurnContext
+
+
+@dataclass(frozen=True)
+class Link:
+    """An edge of the flow graph: this step may continue at ``target`` (written on ``line`` as ``via``)."""
+
+    target: str
+    line: int
+    via: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The customer's message as a waiting step sees it."""
+
+    text: str
+    payload: str | None = None
+    # Invalid answers already given to this step.
+    tries: int = 0
+    # What the step kept when it paused (e.g. the suggested FAQ entries).
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    kind: ClassVar[str]
+    waits: ClassVar[bool] = False
+
+    name: str
+    line: int
+
+    def links(self) -> list[Link]:
+        """Every step this one may continue at."""
+        return []
+
+    async def run(self, ctx: TurnContext) -> Outcome:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitingStep(Step):
+    waits: ClassVar[bool] = True
+
+    timeout: timedelta | None = None
+    on_timeout: str | None = None
+    timeout_line: int = 0
+
+    async def on_answer(self, ctx: TurnContext, answer: Answer) -> Outcome:
+        raise NotImplementedError
+
+    def claims(self, answer: Answer) -> bool:
+        """Whether the message is unmistakably an answer to this step (one of its own buttons, an
+        exact choice): such a message is never taken by an interrupting trigger."""
+        return False
+
+    def expired(self) -> Outcome:
+        """Where the flow goes when nobody answered in time."""
+        return Next(self.on_timeout) if self.on_timeout else Finish()
+
+    def timeout_links(self) -> list[Link]:
+        return [Link(self.on_timeout, self.timeout_line, "on_timeout")] if self.on_timeout else []

@@ -108,7 +108,10 @@ class ApiChannel:
         text = body.get("text", "")
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise MalformedEvent(f"'text' must be a string of at most {MAX_TEXT} characters")
-        name = body.get("name") if isinstance(body.get("name"), str) else None
+        for key, longest in (("name", 200), ("locale", 16)):
+            if body.get(key) is not None and (not isinstance(body[key], str) or len(body[key]) > longest):
+                raise MalformedEvent(f"'{key}' must be a string of at most {longest} characters")
+        name = body.get("name")
         return [
             InboundMessage(
                 sender=self._sender(body.get("from"), name),
@@ -120,9 +123,11 @@ class ApiChannel:
 
     def _sender(self, raw: Any, name: str | None) -> Address:
         if isinstance(raw, str) and raw:
+            if len(raw) > 100:
+                raise MalformedEvent("'from' user ids are at most 100 characters")
             # An opaque user id of the integrator's system: unique within this account only.
             return Address(
-                IdentityKind.API, f"{self.context.account}.{raw}"[:128], verified=True, display_name=name
+                IdentityKind.API, f"{self.context.account}.{raw}", verified=True, display_name=name
             )
         if isinstance(raw, dict) and isinstance(raw.get("phone"), str):
             return Address(IdentityKind.PHONE, raw["phone"], verified=True, display_name=name)

@@ -39,27 +39,13 @@ class IdentityKind(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """Outbound delivery status. Ordered: a receipt never moves a message backwards."""
+    """Outbound delivery status; the hub applies receipts only forwards (inbox.conversations)."""
 
     QUEUED = "queued"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
-
-    @property
-    def rank(self) -> int:
-        return _STATUS_RANK[self]
-
-
-_STATUS_RANK = {
-    DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.SENT: 1,
-    DeliveryStatus.DELIVERED: 2,
-    DeliveryStatus.READ: 3,
-    # A failure report can arrive after "sent" (undelivered SMS) but never overrides "read".
-    DeliveryStatus.FAILED: 2,
-}
 
 
 class CallStatus(StrEnum):
@@ -174,6 +160,8 @@ class DeliveryReceipt:
     status: DeliveryStatus
     error: str | None = None
     at: datetime | None = None
+    # When the report comes from the recipient's own client (web chat), only their messages count.
+    recipient: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def verify_signed(request: WebhookRequest, secret: str, now: float | None = None
     signature = request.header(SIGNATURE_HEADER)
     if not signature:
         raise SignatureError(f"the request has no {SIGNATURE_HEADER} header")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise SignatureError(f"{TIMESTAMP_HEADER} must be unix time in whole seconds, not {timestamp!r}")
     skew = (time.time() if now is None else now) - int(timestamp)
     if abs(skew) > MAX_AGE_SECONDS:

@@ -113,9 +113,9 @@ class WebchatChannel:
             ids = body.get("message_ids")
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 100:
                 raise MalformedEvent("'message_ids' must be a list of at most 100 strings")
-        for key in ("name", "locale"):
-            if key in body and body[key] is not None and not isinstance(body[key], str):
-                raise MalformedEvent(f"'{key}' must be a string")
+        for key, longest in (("name", 200), ("locale", 16)):
+            if body.get(key) is not None and (not isinstance(body[key], str) or len(body[key]) > longest):
+                raise MalformedEvent(f"'{key}' must be a string of at most {longest} characters")
         return body
 
     def event_id(self, request: WebhookRequest) -> str:
@@ -130,7 +130,7 @@ class WebchatChannel:
         visitor = request.header("x-webchat-visitor") or ""
         if body.get("type") == "read":
             return [
-                DeliveryReceipt(provider_message_id=i, status=DeliveryStatus.READ)
+                DeliveryReceipt(provider_message_id=i, status=DeliveryStatus.READ, recipient=visitor)
                 for i in body["message_ids"]
             ]
         name = (body.get("name") or "").strip()[:200] or None

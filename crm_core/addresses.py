@@ -14,7 +14,7 @@ class InvalidAddress(ValueError):
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_OPAQUE_ID = re.compile(r"^[A-Za-z0-9_\-+=/.:]{1,128}$")
+_OPAQUE_ID = re.compile(r"^[A-Za-z0-9_\-+=/.:]{1,200}$")
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.columns import utcnow
 from crm_core.customers import get_customer, record_event
-from crm_core.models import Consent, CustomerEvent, Identity, MergeRecord
+from crm_core.models import Consent, Customer, CustomerEvent, Identity, MergeRecord
 
 
 class MergeError(ValueError):
@@ -34,6 +34,18 @@ class MergeParticipant(Protocol):
 
     async def move_back(self, session: AsyncSession, ids: list[int], to_customer_id: int) -> None:
         """Undo a move of exactly these rows."""
+
+
+async def _lock_customers(session: AsyncSession, *customer_ids: int) -> None:
+    """Lock both records (PostgreSQL; in id order, so two merges can't deadlock) and re-read them:
+    a merge running at the same time must not leave rows on a record it just turned into a tombstone."""
+    await session.execute(
+        select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update()
+    )
+    for customer_id in customer_ids:
+        customer = await session.get(Customer, customer_id)
+        if customer is not None:
+            await session.refresh(customer)
 
 
 async def _move_rows(session: AsyncSession, model: Any, from_id: int, to_id: int) -> list[int]:
@@ -53,6 +65,7 @@ async def merge_customers(
 ) -> MergeRecord:
     if survivor_id == merged_id:
         raise MergeError("a customer cannot be merged into itself")
+    await _lock_customers(session, survivor_id, merged_id)
     survivor = await get_customer(session, survivor_id)
     merged = await get_customer(session, merged_id)
     for customer in (survivor, merged):
@@ -116,6 +129,8 @@ async def _merge_consents(
                     "granted": mine.granted,
                     "changed_at": mine.changed_at.isoformat(),
                     "source": mine.source,
+                    # What the merge wrote: undo restores only a decision nobody changed since.
+                    "merged_changed_at": consent.changed_at.isoformat(),
                 }
             )
             mine.granted, mine.changed_at, mine.source = consent.granted, consent.changed_at, consent.source
@@ -146,6 +161,7 @@ async def undo_merge(
         raise MergeError(
             f"customer {record.survivor_id} was merged again later (merge {later}); undo that first"
         )
+    await _lock_customers(session, record.survivor_id, record.merged_id)
     survivor = await get_customer(session, record.survivor_id)
     merged = await get_customer(session, record.merged_id)
     moved = record.moved
@@ -158,6 +174,7 @@ async def undo_merge(
         await session.execute(
             update(Consent)
             .where(Consent.id == old["id"])
+            .where(Consent.changed_at == datetime.fromisoformat(old["merged_changed_at"]))
             .values(
                 granted=old["granted"],
                 changed_at=datetime.fromisoformat(old["changed_at"]),

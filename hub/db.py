@@ -9,7 +9,7 @@ PostgreSQL needs no such lock: row locks and unique constraints do the job acros
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 # Importing the models registers every table on SQLModel.metadata (used by Alembic and tests).
 import bots.flows.state  # noqa: F401
 import inbox.models  # noqa: F401
-
-AfterCommit = Callable[[], Any]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

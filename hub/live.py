@@ -143,11 +143,23 @@ class PostgresBus(LocalBus):
             log.warning("ignoring a malformed live notification")
 
     async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Best effort, like all live updates: a lost notification costs a screen a refresh (workers
+        also poll), so a broken connection is reopened once and otherwise only logged — it must
+        never fail the request that stored the data."""
         data = json.dumps({"topic": topic, "payload": dict(payload)}, separators=(",", ":"))
         async with self._notify_lock:
-            if self._notify is None or self._notify.is_closed():
-                self._notify = await asyncpg.connect(self._dsn)
-            await self._notify.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, data)
+            for attempt in (1, 2):
+                try:
+                    if self._notify is None or self._notify.is_closed():
+                        self._notify = await asyncpg.connect(self._dsn)
+                    await self._notify.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, data)
+                    return
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    if self._notify is not None and not self._notify.is_closed():
+                        self._notify.terminate()
+                    self._notify = None
+                    if attempt == 2:
+                        log.warning("live update %s not sent: %s", topic, exc)
 
     async def _close_connections(self) -> None:
         for connection in (self._listen, self._notify):

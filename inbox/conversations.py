@@ -310,8 +310,10 @@ async def apply_receipt(
     *,
     error: str | None = None,
     at: datetime | None = None,
+    recipient: str | None = None,
 ) -> Message | None:
-    """Move an outbound message's delivery status forward (never backwards: read stays read)."""
+    """Move an outbound message's delivery status forward (never backwards: read stays read).
+    With ``recipient``, only a message sent to that address is touched."""
     message = (
         (
             await session.execute(
@@ -319,6 +321,7 @@ async def apply_receipt(
                     Message.channel_account == channel_account,
                     Message.provider_message_id == provider_message_id,
                     Message.direction == Direction.OUTBOUND,
+                    *([Message.address == recipient] if recipient is not None else []),
                 )
             )
         )
@@ -340,6 +343,17 @@ async def apply_receipt(
         message.failure_reason = error or "the provider reported a failure"
     session.add(message)
     return message
+
+
+async def outbound_message_exists(
+    session: AsyncSession, channel_account: str, provider_message_id: str
+) -> bool:
+    statement = select(Message.id).where(
+        Message.channel_account == channel_account,
+        Message.provider_message_id == provider_message_id,
+        Message.direction == Direction.OUTBOUND,
+    )
+    return (await session.execute(statement.limit(1))).first() is not None
 
 
 async def add_note(

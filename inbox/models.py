@@ -79,7 +79,7 @@ class Agent(SQLModel, table=True):
 
 
 class Conversation(SQLModel, table=True):
-    """A thread with one customer. Threading rule (inbox.threading): a new inbound message joins the
+    """A thread with one customer. Threading rule (inbox.conversations): a new inbound message joins the
     customer's open conversation on any channel, otherwise opens a new one."""
 
     __tablename__ = "conversations"

@@ -102,6 +102,8 @@ async def reply(
     reply instead of sending twice."""
     outbox_key = f"api:{principal.label}:{idempotency_key}" if idempotency_key else None
     async with hub.db.transaction() as session:
+        # Lock first, then look for the key: two identical requests at once queue one reply.
+        conversation = await inbox.get_conversation(session, conversation_id, lock=True)
         if outbox_key is not None:
             existing = (
                 await session.execute(
@@ -112,7 +114,6 @@ async def reply(
                 message = await session.get(Message, existing)
                 assert message is not None
                 return message
-        conversation = await inbox.get_conversation(session, conversation_id, lock=True)
         if channel_account is None or channel_account == conversation.channel_account:
             target = await _reply_target(session, conversation)
             account = hub.accounts.get(conversation.channel_account)

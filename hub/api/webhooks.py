@@ -43,7 +43,9 @@ async def webhook(
         raise
     body = await request.body()
     try:
-        received = await receive(hub.db, hub.bus, account, public_request(hub, request, body))
+        received = await receive(
+            hub.db, hub.bus, account, public_request(hub, request, body), hub.config.default_region
+        )
     except SignatureError:
         metrics.WEBHOOKS.labels(channel_type, "forged").inc()
         raise

@@ -44,6 +44,7 @@ from inbox.conversations import (
     add_outbound_message,
     apply_receipt,
     edit_inbound_message,
+    outbound_message_exists,
     thread_inbound,
 )
 from inbox.models import AuthorKind, Conversation, Message, MessageStatus
@@ -56,6 +57,10 @@ _RECEIPT_STATUS = {
     "read": MessageStatus.READ,
     "failed": MessageStatus.FAILED,
 }
+
+
+class ReceiptTooEarly(LookupError):
+    """A delivery receipt for a message we don't know (yet): retried for a while, then dropped."""
 
 
 def inbox_event(
@@ -295,11 +300,13 @@ class EventApplier:
             _RECEIPT_STATUS[event.status.value],
             error=event.error,
             at=event.at,
+            recipient=event.recipient,
         )
         if message is None:
-            log.debug(
-                "receipt for unknown or older status of %s on %s", event.provider_message_id, account.name
-            )
+            if not await outbound_message_exists(session, account.name, event.provider_message_id):
+                # Providers can report before our dispatcher has committed the provider id.
+                raise ReceiptTooEarly(f"no message {event.provider_message_id} on {account.name} (yet)")
+            log.debug("older status for %s on %s ignored", event.provider_message_id, account.name)
             return []
         return [inbox_event("message.updated", message)]
 
@@ -357,7 +364,7 @@ class EventApplier:
             channel_account=account.name,
             channel_type=account.type,
             address=address,
-            text=_call_summary(event),
+            text=_call_summary(event, address),
             at=at,
             meta={"call": payload},
             author_kind=AuthorKind.SYSTEM,
@@ -375,12 +382,12 @@ async def _missed_calls(session: AsyncSession, customer_id: int) -> list[dict[st
     return list((await session.execute(statement)).scalars())
 
 
-def _call_summary(event: CallEvent) -> str:
+def _call_summary(event: CallEvent, customer_phone: str) -> str:
     if event.status is CallStatus.MISSED:
-        return f"Missed call from {event.caller.value}"
+        return f"Missed call from {customer_phone}"
     duration = event.duration_seconds or 0
     minutes, seconds = divmod(duration, 60)
-    text = f"Call with {event.caller.value}, {minutes} min {seconds} s"
+    text = f"Call with {customer_phone}, {minutes} min {seconds} s"
     if event.recording_url:
         text += f" (recording: {event.recording_url})"
     return text

@@ -20,7 +20,7 @@ from crm_core.columns import utcnow
 from hub import metrics
 from hub.accounts import Accounts
 from hub.db import Database
-from hub.inbound.apply import EventApplier
+from hub.inbound.apply import EventApplier, ReceiptTooEarly
 from hub.inbound.models import RawEvent, RawEventStatus
 from hub.inbound.receive import WAKE_TOPIC
 from hub.live import LiveEvent, LocalBus
@@ -29,6 +29,9 @@ from hub.outbound.enqueue import WAKE_TOPIC as OUTBOX_WAKE_TOPIC
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# A receipt can beat our own commit of the provider id; after this many tries it is for a message
+# that was not sent through us (or is gone), and is dropped.
+RECEIPT_ATTEMPTS = 4
 
 
 def request_of(raw: RawEvent) -> WebhookRequest:
@@ -104,7 +107,9 @@ class InboundProcessor:
         channel = "unknown"
         try:
             async with self.db.transaction() as session:
-                raw = await session.get(RawEvent, raw_id)
+                # Locked and re-read: if our lease ran out and another processor took the event
+                # over, we wait for it here and then find it processed, instead of applying it twice.
+                raw = await session.get(RawEvent, raw_id, with_for_update=True, populate_existing=True)
                 if raw is None or raw.status is not RawEventStatus.PENDING:
                     return
                 channel = raw.channel_type
@@ -116,6 +121,12 @@ class InboundProcessor:
                 raw.claimed_until = None
                 raw.error = None
                 session.add(raw)
+        except ReceiptTooEarly as exc:
+            await self._record_failure(
+                raw_id, exc, give_up_after=RECEIPT_ATTEMPTS, parked=RawEventStatus.PROCESSED
+            )
+            metrics.RAW_EVENTS.labels(channel, "receipt_retry").inc()
+            return
         except Exception as exc:
             await self._record_failure(raw_id, exc)
             metrics.RAW_EVENTS.labels(channel, "error").inc()
@@ -125,15 +136,25 @@ class InboundProcessor:
         if any(e.payload.get("type") == "message.created" for e in live):
             await self.bus.publish(OUTBOX_WAKE_TOPIC, {})
 
-    async def _record_failure(self, raw_id: int, exc: Exception) -> None:
+    async def _record_failure(
+        self,
+        raw_id: int,
+        exc: Exception,
+        *,
+        give_up_after: int = MAX_ATTEMPTS,
+        parked: RawEventStatus = RawEventStatus.FAILED,
+    ) -> None:
+        """Retry later with backoff; after ``give_up_after`` attempts park the event as ``parked``
+        (failed, or processed for a receipt about a message that never turned up)."""
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         async with self.db.transaction() as session:
-            raw = await session.get(RawEvent, raw_id)
-            if raw is None:
+            raw = await session.get(RawEvent, raw_id, with_for_update=True, populate_existing=True)
+            if raw is None or raw.status is not RawEventStatus.PENDING:
                 return
             raw.error = reason
-            if raw.attempts >= MAX_ATTEMPTS:
-                raw.status = RawEventStatus.FAILED
+            if raw.attempts >= give_up_after:
+                raw.status = parked
+                raw.processed_at = utcnow() if parked is RawEventStatus.PROCESSED else None
                 raw.claimed_until = None
                 log.error("raw event %s (%s) failed for good: %s", raw_id, raw.account, reason)
             else:

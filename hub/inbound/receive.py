@@ -5,12 +5,14 @@ stored is processed later (hub.inbound.process), also after a crash.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from channels.contract import Acknowledgement, MalformedEvent, WebhookRequest
+from channels.contract import Acknowledgement, MalformedEvent, NormalizedEvent, WebhookRequest
+from crm_core.addresses import InvalidAddress, normalize_address
 from crm_core.columns import utcnow
 from hub.accounts import Account
 from hub.db import Database
@@ -41,16 +43,36 @@ class Received:
     acknowledgement: Acknowledgement
 
 
-async def receive(db: Database, bus: LocalBus, account: Account, request: WebhookRequest) -> Received:
+def check_addresses(events: list[NormalizedEvent], default_region: str | None) -> None:
+    """MalformedEvent for an address no customer record could be keyed on (a phone number that
+    isn't one, an overlong id): refused now rather than stored and failing later."""
+    for event in events:
+        addresses = [getattr(event, "sender", None), getattr(event, "caller", None)]
+        addresses += list(getattr(event, "extra_identities", ()))
+        for address in addresses:
+            if address is None:
+                continue
+            try:
+                normalize_address(address.kind.value, address.value, default_region)
+            except (InvalidAddress, ValueError) as exc:
+                raise MalformedEvent(f"sender address: {exc}") from None
+
+
+async def receive(
+    db: Database, bus: LocalBus, account: Account, request: WebhookRequest, default_region: str | None = None
+) -> Received:
     """Verify and store one inbound request. Raises SignatureError (forged) or MalformedEvent (bad
     input) before anything is written."""
     adapter = account.adapter
     adapter.verify(request)
     event_key = adapter.event_id(request)
+    if len(event_key) > 300:
+        # Keys are compared whole: a long one is hashed rather than cut, so two never collide.
+        event_key = "sha256:" + hashlib.sha256(event_key.encode()).hexdigest()
     try:
         # Parse now too, so bad input is refused with a clear 400 instead of failing later; the
         # processor parses again from the stored bytes.
-        adapter.parse(request)
+        check_addresses(adapter.parse(request), default_region)
     except MalformedEvent:
         raise
     except Exception:
@@ -74,7 +96,7 @@ async def store_raw(db: Database, account: Account, request: WebhookRequest, eve
         .values(
             account=account.name,
             channel_type=account.type,
-            event_key=event_key[:300],
+            event_key=event_key,
             method=request.method,
             url=request.url,
             headers=headers,

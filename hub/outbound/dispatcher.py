@@ -159,7 +159,8 @@ class Dispatcher:
     async def _send_one(self, item: Claimed) -> None:
         # Per-recipient lock, taken in claim order: one recipient's messages leave in order.
         lock = self._recipient_locks.setdefault((item.channel_account, item.recipient), asyncio.Lock())
-        async with self._semaphore, lock:
+        # The recipient lock first: a queue of messages to one slow chat must not fill every slot.
+        async with lock, self._semaphore:
             try:
                 account = self.accounts.get(item.channel_account)
             except UnknownAccount:
@@ -172,6 +173,11 @@ class Dispatcher:
                 await self.limiter.recipient(
                     account.name, item.recipient, limits.per_recipient_per_second
                 ).acquire()
+            if not await self._still_ours(item):
+                log.warning(
+                    "outbox %s: lease ran out while waiting to send; another dispatcher has it", item.id
+                )
+                return
             outbound = outbound_from_json(item.payload)
             try:
                 result = await account.adapter.send(outbound)
@@ -191,6 +197,18 @@ class Dispatcher:
                 await self._succeed(item, result)
         if len(self._recipient_locks) > 10_000:
             self._recipient_locks = {k: v for k, v in self._recipient_locks.items() if v.locked()}
+
+    async def _still_ours(self, item: Claimed) -> bool:
+        """Renew the claim right before sending, if it has not expired: waiting for rate limits can
+        take long, and a row whose lease ran out may already be in another dispatcher's hands."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            renewed = await session.execute(
+                update(OutboxItem)
+                .where(self._ours(item) & (OutboxItem.lease_until > now))
+                .values(lease_until=now + self.lease)
+            )
+        return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
     def _ours(self, item: Claimed) -> ColumnElement[bool]:
         """This worker still holds this claim (not taken over after a lease expiry)."""

@@ -369,11 +369,15 @@ def free_port() -> int:
 
 
 def write_config(workdir: Path, port: int) -> Path:
-    """A hub.yaml with one web chat account and the repository's flows (the greeting bot)."""
+    """A hub.yaml with one web chat account and only the greeting bot: the bench measures the
+    pipeline (one bot reply per new conversation), not the shipped flows."""
+    flows = workdir / "flows"
+    flows.mkdir(exist_ok=True)
+    shutil.copy(REPO / "flows" / "greeting.yaml", flows / "greeting.yaml")
     path = workdir / f"hub-{port}.yaml"
     path.write_text(
         f"public_url: http://127.0.0.1:{port}\n"
-        f"flows_dir: {REPO / 'flows'}\n"
+        f"flows_dir: {flows}\n"
         f"channels:\n  {ACCOUNT}:\n    type: webchat\n"
     )
     return path

@@ -18,10 +18,6 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-# Importing the models registers every table on SQLModel.metadata (used by Alembic and tests).
-import bots.flows.state  # noqa: F401
-import inbox.models  # noqa: F401
-
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the driver: by default it only issues BEGIN before a write

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.turn import Bot, BotTurn
@@ -57,6 +58,11 @@ _RECEIPT_STATUS = {
     "read": MessageStatus.READ,
     "failed": MessageStatus.FAILED,
 }
+
+
+def _insert_ignore(session: AsyncSession, table: Any) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class ReceiptTooEarly(LookupError):
@@ -171,6 +177,29 @@ class EventApplier:
         while target is not None and target.merged_into_id is not None:
             target = await session.get(Customer, target.merged_into_id)
         if target is None or target.id == customer.id:
+            return customer
+        first_use = (
+            await session.execute(
+                _insert_ignore(session, deeplinks.DeepLinkUse)
+                .values(
+                    token_hash=deeplinks.token_hash(payload, account.name),
+                    customer_id=target.id,
+                    used_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["token_hash"])
+                .returning(deeplinks.DeepLinkUse.token_hash)
+            )
+        ).scalar_one_or_none()
+        if first_use is None:
+            # Already used by someone else: perhaps a forwarded link. Bind nobody; an agent can
+            # still merge by hand if it is the same person.
+            await record_event(
+                session,
+                customer,
+                "identity.link_refused",
+                {"account": account.name, "reason": "link already used"},
+                source=account.name,
+            )
             return customer
         await merge_customers(
             session,

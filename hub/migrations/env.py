@@ -8,12 +8,11 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
 
-import hub.db  # noqa: F401  (registers every table on SQLModel.metadata)
+from hub.tables import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 
 
 def run_with(connection: Connection) -> None:

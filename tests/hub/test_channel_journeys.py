@@ -592,3 +592,28 @@ async def test_viber_subscription_is_marketing_consent_and_a_first_open_is_not_g
         await drain(hub)
         record = (await http.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()
         assert [c["granted"] for c in record["consents"]] == [False]
+
+
+async def test_a_deep_link_binds_once_and_a_forwarded_copy_binds_nobody(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        headers, _ = await agent_headers(hub)
+        await pbx_call(http, "missed")
+        await drain(hub)
+        [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
+        token = (await http.post(f"/api/v1/customers/{customer['id']}/links", headers=headers)).json()["token"]
+
+        await telegram_says(http, f"/start {token}", user_id=777)
+        await telegram_says(http, f"/start {token}", user_id=777)  # the same person again: still fine
+        await telegram_says(http, f"/start {token}", user_id=888)  # someone the SMS was forwarded to
+        await drain(hub)
+        [owner] = (await http.get("/api/v1/customers?identity=telegram:777", headers=headers)).json()
+        [stranger] = (await http.get("/api/v1/customers?identity=telegram:888", headers=headers)).json()
+        assert owner["id"] == customer["id"]
+        assert stranger["id"] != customer["id"]
+        record = (await http.get(f"/api/v1/customers/{stranger['id']}", headers=headers)).json()
+        assert "identity.link_refused" in [e["kind"] for e in record["timeline"]]
+        forged = await telegram_says(http, f"/start {token[:-2]}xx", user_id=999)
+        assert forged.status_code == 200
+        await drain(hub)
+        [nobody] = (await http.get("/api/v1/customers?identity=telegram:999", headers=headers)).json()
+        assert nobody["id"] != customer["id"]

@@ -9,10 +9,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
-
-import hub.db  # noqa: F401  (registers the tables)
 from hub.migrate import missing_revisions, upgrade
+from hub.tables import metadata
 
 
 @pytest.mark.parametrize(
@@ -26,7 +24,7 @@ def test_upgrade_from_empty_matches_the_models(empty_database_url: str) -> None:
             async with engine.connect() as connection:
                 diff = await connection.run_sync(
                     lambda c: compare_metadata(
-                        MigrationContext.configure(c, opts={"compare_type": True}), SQLModel.metadata
+                        MigrationContext.configure(c, opts={"compare_type": True}), metadata
                     )
                 )
             return missing, diff

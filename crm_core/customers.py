@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -243,6 +243,13 @@ async def timeline(
     """Newest first."""
     statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
     if before_id is not None:
-        statement = statement.where(CustomerEvent.id < before_id)
+        # Keyset paging on the sort order (time, then id): pages never skip or repeat an entry.
+        reference = select(CustomerEvent.occurred_at).where(CustomerEvent.id == before_id).scalar_subquery()
+        statement = statement.where(
+            or_(
+                CustomerEvent.occurred_at < reference,
+                and_(CustomerEvent.occurred_at == reference, CustomerEvent.id < before_id),
+            )
+        )
     statement = statement.order_by(CustomerEvent.occurred_at.desc(), CustomerEvent.id.desc()).limit(limit)
     return list((await session.execute(statement)).scalars())

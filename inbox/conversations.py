@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.columns import utcnow
@@ -445,7 +445,15 @@ async def list_conversations(
     if filters.customer_id is not None:
         statement = statement.where(Conversation.customer_id == filters.customer_id)
     if before_id is not None:
-        statement = statement.where(Conversation.id < before_id)
+        # Keyset paging on the sort order itself (last activity, then id), so pages never skip or
+        # repeat a conversation.
+        reference = select(Conversation.last_message_at).where(Conversation.id == before_id).scalar_subquery()
+        statement = statement.where(
+            or_(
+                Conversation.last_message_at < reference,
+                and_(Conversation.last_message_at == reference, Conversation.id < before_id),
+            )
+        )
     statement = statement.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     return list((await session.execute(statement)).scalars())
 

@@ -600,7 +600,9 @@ async def test_a_deep_link_binds_once_and_a_forwarded_copy_binds_nobody(hub: Hub
         await pbx_call(http, "missed")
         await drain(hub)
         [customer] = (await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)).json()
-        token = (await http.post(f"/api/v1/customers/{customer['id']}/links", headers=headers)).json()["token"]
+        token = (await http.post(f"/api/v1/customers/{customer['id']}/links", headers=headers)).json()[
+            "token"
+        ]
 
         await telegram_says(http, f"/start {token}", user_id=777)
         await telegram_says(http, f"/start {token}", user_id=777)  # the same person again: still fine

@@ -259,3 +259,25 @@ async def test_live_updates_survive_a_dropped_database_connection(hub: Hub) -> N
         await hub.bus.publish("inbox", {"type": "after"})
         got = await subscription.get(5)
     assert got is not None and got.payload["type"] == "after"
+
+
+async def test_conversation_pages_follow_the_activity_order(hub: Hub) -> None:
+    async with client_for(hub) as http:
+        visitors = [await Visitor.start(http) for _ in range(5)]
+        for visitor in visitors:
+            await visitor.say(http, "hello")
+        await drain(hub)
+        await visitors[0].say(http, "still there?")  # the oldest conversation becomes the most recent
+        await drain(hub)
+        headers, _ = await agent_headers(hub)
+        everything = [c["id"] for c in (await http.get("/api/v1/conversations", headers=headers)).json()]
+        paged: list[int] = []
+        before = None
+        while True:
+            query = "/api/v1/conversations?limit=2" + (f"&before_id={before}" if before else "")
+            page = [c["id"] for c in (await http.get(query, headers=headers)).json()]
+            if not page:
+                break
+            paged += page
+            before = page[-1]
+        assert paged == everything and len(everything) == 5

@@ -6,6 +6,7 @@ have a ``timeout`` with an ``on_timeout`` step.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,7 +40,7 @@ class Answer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Step:
+class Step(ABC):
     kind: ClassVar[str]
     waits: ClassVar[bool] = False
 
@@ -50,8 +51,9 @@ class Step:
         """Every step this one may continue at."""
         return []
 
+    @abstractmethod
     async def run(self, ctx: TurnContext) -> Outcome:
-        raise NotImplementedError
+        """Do the step's work; say where the flow goes next."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +64,9 @@ class WaitingStep(Step):
     on_timeout: str | None = None
     timeout_line: int = 0
 
+    @abstractmethod
     async def on_answer(self, ctx: TurnContext, answer: Answer) -> Outcome:
-        raise NotImplementedError
+        """Handle the customer's message that arrived while the step was waiting."""
 
     def claims(self, answer: Answer) -> bool:
         """Whether the message is unmistakably an answer to this step (one of its own buttons, an

@@ -4,8 +4,10 @@ the hub commits and then publishes live events.
 Threading rule: a new inbound message joins the customer's unresolved conversation (open, pending or
 snoozed; pending and snoozed ones are reopened), whatever channel it came from, and the conversation's
 reply channel becomes the one the customer last wrote from. If the customer has no unresolved
-conversation, a new one opens. The customer's timeline (crm_core) gets an entry for every message on
-every channel, so history never depends on how conversations were split.
+conversation, an email that replies to one of a resolved conversation's messages (In-Reply-To /
+References) reopens that conversation; otherwise a new one opens. The customer's timeline (crm_core)
+gets an entry for every message on every channel, so history never depends on how conversations
+were split.
 """
 
 from __future__ import annotations
@@ -86,13 +88,16 @@ async def thread_inbound(
     at: datetime,
     *,
     reply_here: bool = True,
+    replying_to: Sequence[str] = (),
 ) -> Threaded:
     """The conversation a new inbound message belongs to (see the module docstring).
 
     ``reply_here=False`` keeps an existing conversation's reply channel (a phone call lands in the
-    conversation, but replies still go where the customer writes). The customer row is locked first
-    (FOR UPDATE on PostgreSQL), so two messages from one customer processed at once cannot open two
-    conversations.
+    conversation, but replies still go where the customer writes). ``replying_to`` are the provider
+    ids the message answers (email In-Reply-To / References): with no unresolved conversation, the
+    resolved one they belong to is reopened rather than a new one started. The customer row is
+    locked first (FOR UPDATE on PostgreSQL), so two messages from one customer processed at once
+    cannot open two conversations.
     """
     await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     conversation = (
@@ -107,6 +112,10 @@ async def thread_inbound(
         .scalars()
         .first()
     )
+    if conversation is None and replying_to:
+        conversation = await _conversation_replied_to(session, customer, channel_account, replying_to)
+        if conversation is not None:
+            conversation.resolved_at = None
     if conversation is None:
         conversation = Conversation(
             customer_id=customer.id,  # type: ignore[arg-type]
@@ -126,6 +135,24 @@ async def thread_inbound(
         conversation.channel_type = channel_type
     session.add(conversation)
     return Threaded(conversation, opened=False)
+
+
+async def _conversation_replied_to(
+    session: AsyncSession, customer: Customer, channel_account: str, replying_to: Sequence[str]
+) -> Conversation | None:
+    """The customer's conversation holding the newest of the messages this one replies to."""
+    statement = (
+        select(Conversation)
+        .join(Message, Message.conversation_id == Conversation.id)
+        .where(
+            Conversation.customer_id == customer.id,
+            Message.channel_account == channel_account,
+            Message.provider_message_id.in_(list(replying_to)),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalars().first()
 
 
 async def add_inbound_message(

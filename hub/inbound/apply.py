@@ -245,7 +245,9 @@ class EventApplier:
             customer = await self._follow_deep_link(session, account, customer, event.start_payload)
             # The payload is a credential of sorts: agents see that the chat was started, not the token.
             text = "/start" if text.startswith("/start") or not text else text
-        threaded = await thread_inbound(session, customer, account.name, account.type, at)
+        threaded = await thread_inbound(
+            session, customer, account.name, account.type, at, replying_to=event.in_reply_to
+        )
         meta: dict[str, Any] = dict(event.metadata)
         for key in ("button_payload", "subject"):
             if getattr(event, key):

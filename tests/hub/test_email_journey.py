@@ -97,5 +97,26 @@ async def test_mail_in_reply_out_threaded(make_hub: HubFactory) -> None:
         assert answer["In-Reply-To"] == "<q-1042@customer.example>"
         assert "<q-1042@customer.example>" in answer["References"]
         assert "Tu pedido 1042 sale hoy." in answer.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+        # The conversation is resolved; days later she answers that mail: the same conversation reopens.
+        async with client_for(hub) as http:
+            await http.post(
+                f"/api/v1/conversations/{conversation['id']}/status",
+                json={"status": "resolved"},
+                headers=headers,
+            )
+        follow_up = EmailMessage()
+        follow_up["From"] = "Olena Kovalenko <olena@customer.example>"
+        follow_up["To"] = "support@shop.example"
+        follow_up["Subject"] = "Re: " + str(answer["Subject"])
+        follow_up["Message-ID"] = "<q-1042-2@customer.example>"
+        follow_up["In-Reply-To"] = answer["Message-ID"]
+        follow_up["References"] = f"<q-1042@customer.example> {answer['Message-ID']}"
+        follow_up.set_content("¡Llegó! Gracias.")
+        await aiosmtplib.send(follow_up, hostname="127.0.0.1", port=inbound_port)
+        await drain(hub)
+        async with client_for(hub) as http:
+            conversations = (await http.get("/api/v1/conversations", headers=headers)).json()
+            assert [(c["id"], c["status"]) for c in conversations] == [(conversation["id"], "open")]
     finally:
         outbound.stop()

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
+
 from hub.migrate import missing_revisions, upgrade
 from hub.tables import metadata
 

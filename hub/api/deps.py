@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from hub.auth.credentials import Principal, principal_for_session, principal_for_token
+from hub.auth.credentials import Principal, note_token_use, principal_for_session, principal_for_token
 from hub.auth.permissions import Permission, allows
 from hub.errors import ApiError
 from hub.runtime import Hub
@@ -41,6 +41,9 @@ async def current_principal(request: Request, hub: Hub = Depends(get_hub)) -> Pr
             principal = found[0] if found else None
     if principal is None:
         raise ApiError(401, "unauthorized", "log in or send 'Authorization: Bearer <token>'")
+    if principal.token_id is not None:
+        async with hub.db.transaction() as session:
+            await note_token_use(session, principal)
     request.state.principal = principal
     return principal
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.columns import utcnow
@@ -26,6 +26,7 @@ class Principal:
     name: str
     agent_id: int | None = None
     token_id: int | None = None
+    last_used_at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -73,7 +74,21 @@ async def principal_for_token(session: AsyncSession, secret: str) -> Principal |
     )
     if token is None or token.revoked_at is not None:
         return None
-    return Principal(role=token.role, name=token.name, token_id=token.id)
+    return Principal(role=token.role, name=token.name, token_id=token.id, last_used_at=token.last_used_at)
+
+
+# How stale ApiToken.last_used_at may get: recording every request would make each API call a write.
+LAST_USED_RESOLUTION = timedelta(hours=1)
+
+
+async def note_token_use(session: AsyncSession, principal: Principal) -> None:
+    """Record that a token is in use, at most once per LAST_USED_RESOLUTION (admins spot dead tokens)."""
+    if principal.token_id is None:
+        return
+    now = utcnow()
+    if principal.last_used_at is not None and now - principal.last_used_at < LAST_USED_RESOLUTION:
+        return
+    await session.execute(update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now))
 
 
 async def login(session: AsyncSession, email: str, password: str, days: int) -> tuple[Agent, str] | None:

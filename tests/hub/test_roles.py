@@ -112,3 +112,19 @@ def test_every_role_has_a_permission_set() -> None:
     assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)
     assert Permission.NOTES_READ not in ROLE_PERMISSIONS[Role.MARKETER]
     assert Permission.TOKENS_MANAGE not in ROLE_PERMISSIONS[Role.AGENT]
+
+
+async def test_token_use_is_recorded_at_most_hourly(hub: Hub) -> None:
+    from sqlalchemy import select
+
+    from hub.auth.models import ApiToken
+
+    async with client_for(hub) as http:
+        headers = await token_headers(hub, Role.AGENT, name="crm sync")
+        assert (await http.get("/api/v1/customers", headers=headers)).status_code == 200
+        async with hub.db.session() as session:
+            first = (await session.execute(select(ApiToken.last_used_at))).scalar_one()
+        assert first is not None
+        assert (await http.get("/api/v1/customers", headers=headers)).status_code == 200
+        async with hub.db.session() as session:
+            assert (await session.execute(select(ApiToken.last_used_at))).scalar_one() == first

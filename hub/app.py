@@ -15,7 +15,7 @@ from hub.config import HubConfig, load_config
 from hub.errors import RequestContextMiddleware, install_error_handlers
 from hub.runtime import Hub
 from hub.settings import Settings
-from hub.web import media, pages, webchat
+from hub.web import demo_orders, media, pages, webchat
 from hub.web.pages import STATIC
 
 
@@ -25,9 +25,11 @@ def create_app(
     *,
     hub: Hub | None = None,
     workers: bool | None = None,
+    demo: bool = False,
 ) -> FastAPI:
     """Build the app. ``workers`` runs the inbound processor and outbox dispatcher in this process
-    (default: on SQLite yes, on PostgreSQL no — run `hub worker` there)."""
+    (default: on SQLite yes, on PostgreSQL no — run `hub worker` there); ``demo`` adds the demo's
+    stand-in order system (hub.web.demo_orders)."""
     settings = settings or Settings()
     config = config or load_config(settings.hub_config)
     run_workers = settings.run_worker_in_process if workers is None else workers
@@ -78,5 +80,7 @@ def create_app(
         pages.router,
     ):
         app.include_router(router)
+    if demo:
+        app.include_router(demo_orders.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

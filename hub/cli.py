@@ -22,6 +22,8 @@ app = typer.Typer(help="omnihub: one customer record, one inbox, every channel."
 log = logging.getLogger("hub")
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
+# The order system URL written in flows/support.yaml (see there).
+DEMO_ORDER_SYSTEM = "https://orders.invalid"
 
 
 def _settings() -> Settings:
@@ -221,6 +223,8 @@ def demo(
     port: int = typer.Option(8000, help="port to listen on"),
 ) -> None:
     """Set up the embedded demo (SQLite under ./var) and run it: website chat and agent inbox."""
+    from bots.flows.steps.http import HttpOptions
+    from bots.flows.steps.http import configure as configure_http
     from hub.app import create_app
 
     settings = _settings()
@@ -243,9 +247,11 @@ def demo(
         )
     )
     sys.stdout.flush()
+    # The support flow's order lookup goes to the demo's stand-in order system on this server.
+    configure_http(HttpOptions(rewrites={DEMO_ORDER_SYSTEM: f"{base}/demo"}))
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
-            create_app(settings, config, workers=True),
+            create_app(settings, config, workers=True, demo=True),
             host=host,
             port=port,
             log_config=None,

@@ -67,7 +67,7 @@ class TestSupportThroughThePipeline:
             "How can I help you?",
         ]
         menu = await one(first, Message, Message.text == "How can I help you?")
-        assert [b["title"] for b in menu.buttons] == ["I have a question", "Talk to a person"]
+        assert [b["title"] for b in menu.buttons] == ["Order status", "I have a question", "Talk to a person"]
         state = await one(first, FlowState)
         assert (state.flow_id, state.step, state.waiting_for) == ("support", "menu", "answer")
 

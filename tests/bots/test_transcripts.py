@@ -74,7 +74,7 @@ class TestRunner:
             'it was "Hi Ana! I\'m the support assistant."',
             "turn 1 (say 'hello', line 6): bot message 2 should contain 'menu', it was 'How can I help you?'",
             "turn 1 (say 'hello', line 6): expected buttons ['Questions'], "
-            "got ['I have a question', 'Talk to a person']",
+            "got ['Order status', 'I have a question', 'Talk to a person']",
             "turn 2 (say 'Talk to a person', line 9): expected 0 bot message(s) [], "
             "got ['Sure. In a few words, what is it about? A person will read it before replying.']",
             "turn 2 (say 'Talk to a person', line 9): var.menu should be 'faq', it is 'person'",

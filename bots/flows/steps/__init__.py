@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bots.flows.steps import ask, branch, control, faq, handoff, record, say
+from bots.flows.steps import ask, branch, control, faq, handoff, http, record, say
 from bots.flows.steps.base import Answer, Link, Step, WaitingStep
 from bots.flows.steps.reader import StepReader
 
@@ -20,6 +20,7 @@ PARSERS: dict[str, StepParser] = {
     "untag": record.parse_untag,
     "record_event": record.parse_record_event,
     "faq": faq.parse,
+    "http": http.parse,
     "handoff": handoff.parse,
     "goto": control.parse_goto,
     "end": control.parse_end,
@@ -34,6 +35,7 @@ SETTINGS = frozenset(
     | {"type", "save_to", "choices", "pattern", "min", "max", "retry", "max_tries", "on_fail"}
     | {"timeout", "on_timeout", "prompt", "threshold", "suggest", "suggest_above"}
     | {"suggestions_text", "none_title", "fallback"}
+    | {"on_error"}
 )
 
 __all__ = [

@@ -5,24 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.flows import FlowBot, FlowEngine, FlowStateMergeParticipant
 from bots.greeting import GreetingBot, load_greetings
 from bots.turn import Bot
+from crm_core.models import Customer
 from hub.accounts import Accounts
 from hub.config import HubConfig
 from hub.db import Database
-from hub.flows import build_flow_engine, hand_to_people, run_timeouts
+from hub.flows import build_flow_engine, hand_to_people, on_business_event, run_timeouts
 from hub.inbound.apply import EventApplier
 from hub.inbound.listeners import listening_accounts, run_listener
 from hub.inbound.process import InboundProcessor
-from hub.live import LocalBus, make_bus
+from hub.live import LiveEvent, LocalBus, make_bus
 from hub.media import MediaStore
 from hub.migrate import missing_revisions
 from hub.outbound.dispatcher import Dispatcher
 from hub.settings import Settings
 from inbox.conversations import ConversationsMergeParticipant
+from inbox.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,17 @@ def build_bots(config: HubConfig, flows: FlowEngine | None = None) -> list[Bot]:
         return [GreetingBot(load_greetings(greeting))]
     log.info("no %s: new conversations are not greeted", greeting)
     return []
+
+
+async def _flow_event(
+    engine: FlowEngine,
+    session: AsyncSession,
+    customer: Customer,
+    kind: str,
+    payload: Mapping[str, Any],
+    conversation: Conversation,
+) -> list[LiveEvent]:
+    return await on_business_event(session, engine, customer, kind, payload, conversation)
 
 
 @dataclass
@@ -71,6 +89,7 @@ class Hub:
             MERGE_PARTICIPANTS,
             config.default_region,
             deep_link_secret=settings.secret_key,
+            on_business_event=partial(_flow_event, flows) if flows is not None else None,
         )
         processor = InboundProcessor(db, accounts, bus, applier)
         dispatcher = Dispatcher(

@@ -8,7 +8,7 @@ publish once that transaction has committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -65,6 +65,11 @@ def _insert_ignore(session: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+BusinessEventHook = Callable[
+    [AsyncSession, Customer, str, Mapping[str, Any], Conversation], Awaitable[list[LiveEvent]]
+]
+
+
 class ReceiptTooEarly(LookupError):
     """A delivery receipt for a message we don't know (yet): retried for a while, then dropped."""
 
@@ -89,12 +94,15 @@ class EventApplier:
         merge_participants: Sequence[MergeParticipant],
         default_region: str | None = None,
         deep_link_secret: bytes = b"",
+        on_business_event: BusinessEventHook | None = None,
     ) -> None:
         self.bots = bots
         self.media = media
         self.merge_participants = merge_participants
         self.default_region = default_region
         self.deep_link_secret = deep_link_secret
+        # Events the channels produce that flows may start on (call.missed), in this transaction.
+        self.on_business_event = on_business_event
 
     async def apply(self, session: AsyncSession, account: Account, event: NormalizedEvent) -> list[LiveEvent]:
         if isinstance(event, InboundMessage):
@@ -400,7 +408,12 @@ class EventApplier:
             meta={"call": payload},
             author_kind=AuthorKind.SYSTEM,
         )
-        return [inbox_event("message.created", message)]
+        events = [inbox_event("message.created", message)]
+        if event.status is CallStatus.MISSED and self.on_business_event is not None:
+            events += await self.on_business_event(
+                session, customer, "call.missed", payload, threaded.conversation
+            )
+        return events
 
 
 async def _missed_calls(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from channels.signing import signed_headers
 from hub.inbound.models import RawEvent
 from hub.runtime import Hub
 from inbox.models import Message, Role
-from tests.conftest import HubFactory, agent_headers, client_for, drain
+from tests.conftest import HubFactory, agent_headers, client_for, drain, hub_config, settings_for
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramAPI, retry_after
 from tests.fakes.twilio_api import (
@@ -619,3 +620,26 @@ async def test_a_deep_link_binds_once_and_a_forwarded_copy_binds_nobody(hub: Hub
         await drain(hub)
         [nobody] = (await http.get("/api/v1/customers?identity=telegram:999", headers=headers)).json()
         assert nobody["id"] != customer["id"]
+
+
+async def test_a_missed_call_starts_the_flows_that_wait_for_it(database_url: str, tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "callback.yaml").write_text(
+        "id: callback\nversion: 1\ntriggers:\n  - event: call.missed\nstart: mark\nsteps:\n"
+        "  mark:\n    tag: callback-requested\n    why: missed call\n    next: done\n  done:\n    end: true\n"
+    )
+    config = hub_config({"pbx": {"type": "telephony", "secret": PBX_SECRET}}, flows_dir=str(flows))
+    hub = Hub.build(settings_for(database_url, tmp_path / "var"), config)
+    await hub.start(workers=False)
+    try:
+        async with client_for(hub) as http:
+            assert (await pbx_call(http, "missed")).status_code == 200
+            await drain(hub)
+            headers, _ = await agent_headers(hub)
+            [customer] = (
+                await http.get(f"/api/v1/customers?identity=phone:{CALLER}", headers=headers)
+            ).json()
+        assert customer["tags"] == ["callback-requested"]
+    finally:
+        await hub.stop()

@@ -130,12 +130,12 @@ def parse_set(reader: StepReader) -> SetStep | None:
     )
 
 
-def parse_tag(reader: StepReader) -> TagStep | None:
+def _parse_tags(reader: StepReader, step: type[TagStep] | type[UntagStep]) -> TagStep | UntagStep | None:
     next_step, why = _common(reader, set())
-    tags = reader.tags("tag")
+    tags = reader.tags(step.kind)
     if tags is None:
         return None
-    return TagStep(
+    return step(
         name=reader.name,
         line=reader.line,
         tags=tags,
@@ -145,19 +145,12 @@ def parse_tag(reader: StepReader) -> TagStep | None:
     )
 
 
-def parse_untag(reader: StepReader) -> UntagStep | None:
-    next_step, why = _common(reader, set())
-    tags = reader.tags("untag")
-    if tags is None:
-        return None
-    return UntagStep(
-        name=reader.name,
-        line=reader.line,
-        tags=tags,
-        next=next_step,
-        next_line=reader.line_of("next"),
-        why=why,
-    )
+def parse_tag(reader: StepReader) -> TagStep | UntagStep | None:
+    return _parse_tags(reader, TagStep)
+
+
+def parse_untag(reader: StepReader) -> TagStep | UntagStep | None:
+    return _parse_tags(reader, UntagStep)
 
 
 def parse_record_event(reader: StepReader) -> RecordEventStep | None:

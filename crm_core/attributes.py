@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from crm_core.models import AttributeDefinition, AttributeType
@@ -53,4 +53,6 @@ def coerce_attribute(key: str, value: Any, definition: AttributeDefinition | Non
         raise InvalidAttribute(f"attribute {key!r} is a date and time (ISO 8601), got {value!r}") from None
     if parsed.tzinfo is None:
         raise InvalidAttribute(f"attribute {key!r} needs a time zone offset, got {value!r}")
-    return parsed.isoformat()
+    # Stored in UTC, so the text order of stored values is their time order (segments compare them
+    # in SQL as text).
+    return parsed.astimezone(UTC).isoformat()

@@ -55,7 +55,7 @@ def definition(kind: AttributeType) -> AttributeDefinition:
         (AttributeType.NUMBER, 2.5, 2.5),
         (AttributeType.BOOLEAN, "yes", True),
         (AttributeType.DATE, "2024-02-29", "2024-02-29"),
-        (AttributeType.DATETIME, "2024-02-29T10:00:00+02:00", "2024-02-29T10:00:00+02:00"),
+        (AttributeType.DATETIME, "2024-02-29T10:00:00+02:00", "2024-02-29T08:00:00+00:00"),
         (AttributeType.TEXT, "Lviv", "Lviv"),
     ],
 )

@@ -3,7 +3,8 @@
 Entry points for the hub::
 
     flows = load_flows(config.flows_dir, teams=config.teams)     # FlowError lists every problem
-    engine = FlowEngine(flows, business_hours=weekly_hours(...), default_region=...)
+    engine = FlowEngine(flows, business_hours=weekly_hours(...), default_region=...,
+                        host=Host(deep_link=..., account_for=...), timezone=...)  # bots.flows.host
     bot = FlowBot(engine, on_handoff=...)                         # a bots.turn.Bot
     await engine.handle_event(session, customer=..., kind="order.created", ...)
     await engine.expire_timeouts(session, now)                    # periodically

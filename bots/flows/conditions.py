@@ -9,7 +9,7 @@ Grammar (lowest precedence first)::
     operand    := "string" | 'string' | number | true | false | null | [operand, ...]
                 | name | "(" expression ")"
     name       := var.NAME(.NAME)* | attribute.NAME(.NAME)* | tags | channel | locale | name
-                | business_hours
+                | business_hours | segments
 
 Chat answers are text, so comparisons are forgiving where it is unambiguous: a number and a numeric
 string compare as numbers (``var.rating >= 4`` holds when the answer was "5"); ordering between
@@ -32,6 +32,8 @@ ROOTS: dict[str, bool] = {
     "locale": False,
     "name": False,
     "business_hours": False,
+    # The ids of the saved segments the customer is in ('vip' in segments).
+    "segments": False,
 }
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
@@ -304,6 +306,21 @@ def evaluate(expression: Expression, resolve: Resolver) -> Any:
     left = evaluate(expression.left, resolve)
     right = evaluate(expression.right, resolve)
     return _compare(expression.op, left, right)
+
+
+def roots_of(expression: Expression) -> set[str]:
+    """The names an expression reads (``{"var", "segments"}``)."""
+    if isinstance(expression, Name):
+        return {expression.root}
+    if isinstance(expression, ListOf):
+        return set().union(*(roots_of(i) for i in expression.items)) if expression.items else set()
+    if isinstance(expression, Not):
+        return roots_of(expression.operand)
+    if isinstance(expression, BoolOp):
+        return set().union(*(roots_of(o) for o in expression.operands))
+    if isinstance(expression, Compare):
+        return roots_of(expression.left) | roots_of(expression.right)
+    return set()
 
 
 def holds(expression: Expression, resolve: Resolver) -> bool:

@@ -19,6 +19,8 @@ class TriggerKind(StrEnum):
     BUTTON = "button"  # a button payload
     EVENT = "event"  # a business event kind (order.created, call.missed, conversation.resolved)
     CONVERSATION_OPENED = "conversation_opened"  # the message opened a new conversation
+    SCHEDULE = "schedule"  # a cron schedule: starts for every customer of its ``audience`` segment
+    SEGMENT = "segment"  # a customer entered the named saved segment
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,14 @@ class Trigger:
     interrupt: bool = False
     # The step to start at, when not the flow's start step ("talk to a person" -> the handoff).
     step: str | None = None
+    # schedule: the crontab expression is ``patterns[0]``; read in ``timezone`` (None: the business
+    # hours' zone); ``audience`` names the saved segment it starts for. segment: ``patterns[0]``.
+    timezone: str | None = None
+    audience: str | None = None
+
+    def describe(self) -> str:
+        """How the hub names this trigger's scheduled job (stable while the trigger stays)."""
+        return f"{self.kind.value}:{'|'.join(self.patterns)}:{self.audience or ''}:{self.timezone or ''}"
 
 
 @dataclass(frozen=True)

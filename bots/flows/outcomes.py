@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +15,9 @@ class WaitingFor(StrEnum):
     ANSWER = "answer"  # an ask step's answer
     QUESTION = "question"  # a faq step's question
     SUGGESTION = "suggestion"  # a pick among a faq step's suggested questions
+    CONTACT = "contact"  # a share_contact step's phone (shared or typed)
+    TIME = "time"  # a wait step's moment (a duration or a time of day)
+    EVENT = "event"  # a wait step's business event
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,23 @@ class Next:
 @dataclass(frozen=True)
 class Wait:
     """Pause until the customer answers (or the step's timeout passes). ``data`` is kept for the step;
-    ``failed_try`` counts towards its ``max_tries``."""
+    ``failed_try`` counts towards its ``max_tries``. ``deadline`` replaces the step's own timeout
+    (a wait step computes its moment when it runs)."""
 
     waiting_for: WaitingFor
     data: Mapping[str, Any] = field(default_factory=dict)
     failed_try: bool = False
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """Run another flow (from ``step``, default its start) and, when it ends, continue at ``then``
+    in this one (None: this flow ends too)."""
+
+    flow_id: str
+    step: str | None
+    then: str | None
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,7 @@ class HandOff:
     summary: str
 
 
-Outcome = Next | Wait | Finish | HandOff
+Outcome = Next | Wait | Finish | HandOff | Call
 
 
 def after(step: str | None) -> Outcome:

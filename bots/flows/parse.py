@@ -19,6 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
 
 from bots.flows.model import Flow, Trigger, TriggerKind
 from bots.flows.problems import Problem
@@ -28,7 +31,8 @@ from bots.flows.yamlsource import LineList, LineMap, YamlSyntaxError, parse_yaml
 
 FLOW_KEYS = ("id", "version", "description", "triggers", "start", "steps")
 FLOW_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_TRIGGER_OPTIONS = ("threshold", "channels", "interrupt", "step")
+_TRIGGER_OPTIONS = ("threshold", "channels", "interrupt", "step", "audience", "timezone")
+_SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _PATTERN = re.compile(r"^[^\s]{1,64}$")
 
 
@@ -189,6 +193,21 @@ def _trigger(kind: TriggerKind, item: LineMap, context: FileContext) -> Trigger 
         patterns = []
     elif kind is TriggerKind.START and value is True:
         patterns = []
+    elif kind is TriggerKind.SCHEDULE:
+        problem = cron_problem(value) if isinstance(value, str) else "write it as a crontab text"
+        if problem is not None:
+            context.problem(
+                line, f"schedule {value!r}: {problem} (e.g. '0 10 * * MON': minute hour day month weekday)"
+            )
+            return None
+        patterns = [str(value)]
+    elif kind is TriggerKind.SEGMENT:
+        if not isinstance(value, str) or not _SEGMENT_ID.match(value):
+            context.problem(
+                line, f"segment takes the id of a saved segment (lowercase, digits, - and _), got {value!r}"
+            )
+            return None
+        patterns = [value]
     else:
         patterns = _strings(value)
         if patterns is None:
@@ -225,6 +244,26 @@ def _trigger(kind: TriggerKind, item: LineMap, context: FileContext) -> Trigger 
     if step is not None and (not isinstance(step, str) or not STEP_NAME.match(step)):
         context.problem(item.line_of("step"), f"'step' must name a step of this flow, got {step!r}")
         step = None
+    audience = item.get("audience")
+    if kind is TriggerKind.SCHEDULE:
+        if not isinstance(audience, str) or not _SEGMENT_ID.match(audience):
+            context.problem(
+                item.line_of("audience"),
+                "a schedule starts the flow for a saved segment's customers: add 'audience: <segment id>'",
+            )
+            return None
+    elif audience is not None:
+        context.problem(item.line_of("audience"), "'audience' only applies to schedule triggers")
+    timezone = item.get("timezone")
+    if timezone is not None:
+        if kind is not TriggerKind.SCHEDULE:
+            context.problem(item.line_of("timezone"), "'timezone' only applies to schedule triggers")
+            timezone = None
+        elif not _is_zone(timezone):
+            context.problem(
+                item.line_of("timezone"), f"{timezone!r} is not a time zone such as Europe/Madrid"
+            )
+            timezone = None
     return Trigger(
         kind=kind,
         line=item.line,
@@ -233,7 +272,29 @@ def _trigger(kind: TriggerKind, item: LineMap, context: FileContext) -> Trigger 
         channels=tuple(channels),
         interrupt=interrupt,
         step=step,
+        timezone=timezone,
+        audience=audience if kind is TriggerKind.SCHEDULE else None,
     )
+
+
+def _is_zone(name: Any) -> bool:
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def cron_problem(text: str) -> str | None:
+    """What is wrong with a crontab expression (five fields), or None."""
+    fields = text.split()
+    if len(fields) != 5:
+        return f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
+    try:
+        CronTrigger.from_crontab(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _steps(data: LineMap, context: FileContext) -> dict[str, Step] | None:

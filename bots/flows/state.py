@@ -1,7 +1,11 @@
 """Where a paused flow is kept: one row per customer whose flow waits for an answer.
 
 The row names the flow *and its version* (so a conversation started on an old version finishes on
-it), the step, what the step waits for, the flow's variables, failed tries and the timeout deadline.
+it), the step, what the step waits for, the flow's variables, failed tries and the timeout deadline
+(or, for a ``wait`` step, the moment it continues). When the flow waits inside another flow it called
+(a ``call`` step), the row names the called flow, and ``call_stack`` lists the callers to return to,
+outermost first.
+
 It is written in the same transaction as the message that moved the flow, so after a crash or a
 restart the flow resumes exactly where the last committed message left it. A flow that ends (or
 hands off) deletes its row.
@@ -14,6 +18,8 @@ follows the latest turn.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,10 +54,30 @@ class FlowState(SQLModel, table=True):
     step_data: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
     # Invalid answers given to the current step so far.
     tries: int = 0
-    # When the step's timeout fires (None: it has none).
+    # When the step's timeout fires, or a wait step's moment comes (None: it has none).
     deadline: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # The flows that called the one waiting, outermost first (Frame.to_json each).
+    call_stack: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonDoc)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A flow waiting for the flow it called: which flow and version, the ``call`` step, and where it
+    continues when the called flow ends (None: it ends too)."""
+
+    flow_id: str
+    flow_version: str
+    step: str
+    then: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"flow": self.flow_id, "version": self.flow_version, "step": self.step, "then": self.then}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Frame:
+        return cls(str(data["flow"]), str(data["version"]), str(data["step"]), data.get("then"))
 
 
 async def lock_customer(session: AsyncSession, customer_id: int, *, skip_locked: bool = False) -> bool:

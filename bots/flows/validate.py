@@ -3,18 +3,22 @@
 Per file, the parser (bots.flows.parse) reports YAML and structure problems. Here, per flow: the
 start step and every target exist, every step is reachable from the start, no loop runs without
 waiting for the customer, handoff teams exist (when the hub's teams are known). Across files: flow
-ids are unique and no two flows claim the same button payload, start payload or keyword.
+ids are unique, no two flows claim the same button payload, start payload or keyword, and every
+``call`` names an existing flow (and step) without making a flow call itself, directly or through
+others. A single file is checked against the other flows of its folder for its calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from bots.flows.matching import fold_accents, normalize
 from bots.flows.model import Flow, TriggerKind
-from bots.flows.parse import looks_like_flow, read_document, read_flow
+from bots.flows.parse import ReadFlow, looks_like_flow, read_document, read_flow
 from bots.flows.problems import Problem
+from bots.flows.steps.call import CallStep
 from bots.flows.steps.handoff import HandoffStep
 from bots.flows.steps.reader import suggestion
 
@@ -33,10 +37,12 @@ def check_flow(
     *,
     declared: Collection[str] = (),
     partial: bool = False,
+    entries: Collection[str] = (),
 ) -> list[Problem]:
     """Graph problems of one flow. ``declared`` names every step written in the file (including
     those that did not parse); a ``partial`` flow (its file has other problems) is checked for
-    missing targets only, since reachability through a broken step cannot be known."""
+    missing targets only, since reachability through a broken step cannot be known. ``entries``
+    are steps other flows' ``call ... step:`` start it at (reachable too)."""
     problems: list[Problem] = []
 
     def report(line: int | None, message: str) -> None:
@@ -68,7 +74,7 @@ def check_flow(
     if partial:
         return problems
     if flow.start in flow.steps:
-        reached = _reachable(flow)
+        reached = _reachable(flow, entries)
         for step in flow.steps.values():
             if step.name not in reached:
                 report(step.line, f"step {step.name!r} is never reached from the start step {flow.start!r}")
@@ -79,9 +85,11 @@ def check_flow(
     return problems
 
 
-def _reachable(flow: Flow) -> set[str]:
-    """Steps reachable from the start step or from a trigger's own start step."""
-    entries = {flow.start} | {t.step for t in flow.triggers if t.step is not None and t.step in flow.steps}
+def _reachable(flow: Flow, called_at: Collection[str] = ()) -> set[str]:
+    """Steps reachable from the start step, from a trigger's own start step, or from a step other
+    flows call this one at."""
+    starts = {flow.start, *called_at} | {t.step for t in flow.triggers if t.step is not None}
+    entries = {name for name in starts if name in flow.steps}
     seen = set(entries)
     pending = list(entries)
     while pending:
@@ -101,10 +109,10 @@ def _loops_without_waiting(flow: Flow) -> list[list[str]]:
         name: [
             link.target
             for link in step.links()
-            if link.target in flow.steps and not flow.steps[link.target].waits
+            if link.target in flow.steps and not flow.steps[link.target].may_wait
         ]
         for name, step in flow.steps.items()
-        if not step.waits
+        if not step.may_wait
     }
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -175,14 +183,106 @@ def check_set(flows: Iterable[Flow]) -> list[Problem]:
     return problems
 
 
+def check_calls(flows: Iterable[Flow], known: Iterable[Flow]) -> list[Problem]:
+    """Problems of the ``call`` steps of ``flows``: a called flow (or step) that ``known`` lacks, and
+    calls that lead back to the calling flow."""
+    by_id: dict[str, Flow] = {}
+    for flow in known:
+        if flow.id:
+            by_id.setdefault(flow.id, flow)
+    graph = {flow_id: {step.flow_id for step in _calls(flow)} for flow_id, flow in by_id.items()}
+    problems: list[Problem] = []
+    for flow in flows:
+        for step in _calls(flow):
+            callee = by_id.get(step.flow_id)
+            where = f"step {step.name!r}:"
+            if callee is None:
+                problems.append(
+                    Problem(
+                        flow.file,
+                        step.flow_line,
+                        f"{where} calls the flow {step.flow_id!r}, which does not exist"
+                        f"{suggestion(step.flow_id, by_id)}",
+                    )
+                )
+                continue
+            if step.step is not None and step.step not in callee.steps:
+                problems.append(
+                    Problem(
+                        flow.file,
+                        step.step_line,
+                        f"{where} the flow {callee.id!r} has no step {step.step!r}"
+                        f"{suggestion(step.step, callee.steps)}",
+                    )
+                )
+            back = _path(graph, step.flow_id, flow.id) if flow.id else None
+            if back is not None:
+                circle = " -> ".join([flow.id, *back])
+                problems.append(
+                    Problem(
+                        flow.file,
+                        step.flow_line,
+                        f"{where} calling {step.flow_id!r} goes round in a circle ({circle}); a flow "
+                        "cannot call itself, directly or through other flows",
+                    )
+                )
+    return problems
+
+
+def _calls(flow: Flow) -> list[CallStep]:
+    return [step for step in flow.steps.values() if isinstance(step, CallStep)]
+
+
+def _path(graph: Mapping[str, Collection[str]], start: str, goal: str) -> list[str] | None:
+    """The shortest chain of calls from ``start`` to ``goal`` (both included), or None."""
+    came_from: dict[str, str | None] = {start: None}
+    pending = deque([start])
+    while pending:
+        node = pending.popleft()
+        if node == goal:
+            chain = [node]
+            while (previous := came_from[chain[-1]]) is not None:
+                chain.append(previous)
+            return chain[::-1]
+        for target in sorted(graph.get(node, ())):
+            if target not in came_from:
+                came_from[target] = node
+                pending.append(target)
+    return None
+
+
+def _called_at(flows: Iterable[Flow]) -> dict[str, set[str]]:
+    """Flow id -> the steps other flows' ``call ... step:`` start it at."""
+    entries: dict[str, set[str]] = {}
+    for flow in flows:
+        for step in _calls(flow):
+            if step.step is not None:
+                entries.setdefault(step.flow_id, set()).add(step.step)
+    return entries
+
+
+def _siblings(file: Path) -> list[Flow]:
+    """The other flows in a single file's folder, read for reference only (what its calls reach);
+    their own problems are theirs to report when the folder is validated."""
+    flows = []
+    for other in flow_files(file.parent):
+        if other.resolve() == file.resolve():
+            continue
+        data, reading = read_document(other)
+        if not reading and looks_like_flow(data):
+            read = read_flow(other, data)
+            if read.flow is not None:
+                flows.append(read.flow)
+    return flows
+
+
 def collect(path: Path, teams: Sequence[str] | None = None) -> tuple[list[Flow], list[Problem]]:
     """The valid flows at ``path``, and every problem in any of them."""
     if not path.exists():
         return [], [Problem(str(path), None, "no such file or folder")]
-    flows: list[Flow] = []  # valid ones
-    named: list[Flow] = []  # every flow read far enough to have an id (for cross-file checks)
     problems: list[Problem] = []
     from_folder = path.is_dir()
+    reads: list[tuple[ReadFlow, bool]] = []  # each flow read, and whether its file read cleanly
     for file in flow_files(path):
         data, reading = read_document(file)
         if from_folder and not reading and not looks_like_flow(data):
@@ -192,14 +292,32 @@ def collect(path: Path, teams: Sequence[str] | None = None) -> tuple[list[Flow],
             continue
         read = read_flow(file, data)
         problems.extend(reading + read.problems)
-        if read.flow is None:
-            continue
-        graph = check_flow(read.flow, teams, declared=read.declared, partial=bool(reading or read.problems))
+        if read.flow is not None:
+            reads.append((read, not reading))
+    # Every flow read far enough to have steps (for cross-file checks).
+    named = [read.flow for read, _ in reads if read.flow is not None]
+    known = named + ([] if from_folder else _siblings(path))
+    entries = _called_at(known)
+    flows: list[Flow] = []  # valid ones
+    for read, clean in reads:
+        assert read.flow is not None
+        graph = check_flow(
+            read.flow,
+            teams,
+            declared=read.declared,
+            partial=not clean or bool(read.problems),
+            entries=entries.get(read.flow.id, ()),
+        )
         problems.extend(graph)
-        if read.valid and not reading and not graph:
+        if read.valid and clean and not graph:
             flows.append(read.flow)
-        named.append(read.flow)
     problems.extend(check_set(named))
+    calls = check_calls(named, known)
+    problems.extend(calls)
+    if calls:
+        # A call going nowhere (or in a circle) makes its flow invalid.
+        broken = {p.file for p in calls}
+        flows = [flow for flow in flows if flow.file not in broken]
     return flows, sorted(problems, key=lambda p: (p.file, p.line or 0, p.message))
 
 

@@ -3,20 +3,26 @@
 Runs inside the processor's transaction for the raw event, so a message, its timeline entry, the
 bot's replies and their outbox rows are written together or not at all. Returns the live events to
 publish once that transaction has committed.
+
+Bot replies become outbound messages here (``queue_bot_reply``, also used for flows speaking on
+events and timeouts, hub/flows.py): files a reply carries (a QR code) go to the media store, and a
+reply for another channel of the customer's (``say`` with ``channel: sms``) goes to their address of
+that kind; one that cannot be delivered as meant is skipped, with the reason on their timeline.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.turn import Bot, BotTurn
+from bots.turn import Bot, BotReply, BotTurn
 from channels.contract import (
     Address,
     CallEvent,
@@ -33,9 +39,9 @@ from crm_core.columns import utcnow
 from crm_core.consent import set_consent
 from crm_core.customers import attach_identity, record_event, resolve_identity
 from crm_core.merge import MergeParticipant, merge_customers
-from crm_core.models import ConsentPurpose, Customer, CustomerEvent, IdentityKind
+from crm_core.models import ConsentPurpose, Customer, CustomerEvent, Identity, IdentityKind
 from hub import deeplinks
-from hub.accounts import Account
+from hub.accounts import IDENTITY_KIND, Account
 from hub.live import LiveEvent
 from hub.media import MediaStore
 from hub.outbound.enqueue import enqueue_message
@@ -86,6 +92,123 @@ def inbox_event(
     return LiveEvent("inbox", payload)
 
 
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a bot reply goes unless it names another channel: the customer's address on an account,
+    and what an email reply threads on."""
+
+    address: str
+    channel_account: str
+    channel_type: str
+    reply_to: tuple[str, ...] = ()
+    subject: str | None = None
+
+
+async def queue_bot_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    reply: BotReply,
+    target: ReplyTarget | None,
+    media: MediaStore | None,
+) -> Message | None:
+    """Queue a bot's reply as an outbound message of ``conversation`` (to ``target``, or to the
+    customer's address on the channel the reply names). Returns None when it is not sent: without a
+    target there is nobody to answer (the customer never wrote there), and a reply the hub cannot
+    deliver as the flow meant is skipped with a ``flow.reply_skipped`` timeline entry saying why."""
+    if reply.channel_type is not None and (target is None or reply.channel_type != target.channel_type):
+        target = await _other_channel(session, conversation, reply)
+    if target is None:
+        return None
+    attachments = _reply_attachments(reply, media)
+    if attachments is None:
+        await _skip(session, conversation, reply, "the hub has no media store to keep its image in")
+        return None
+    message = await add_outbound_message(
+        session,
+        conversation,
+        text=reply.text,
+        author_kind=AuthorKind.BOT,
+        address=target.address,
+        channel_account=target.channel_account,
+        channel_type=target.channel_type,
+        buttons=[asdict(b) for b in reply.buttons],
+        attachments=attachments,
+    )
+    await enqueue_message(session, message, reply_to=target.reply_to, original_subject=target.subject)
+    return message
+
+
+async def _other_channel(
+    session: AsyncSession, conversation: Conversation, reply: BotReply
+) -> ReplyTarget | None:
+    """The customer's address on the channel the reply names: their newest identity of the kind
+    that channel addresses, verified ones first (like an agent's reply on another channel)."""
+    channel = reply.channel_type
+    assert channel is not None
+    kind = IDENTITY_KIND.get(channel)
+    if kind is None or reply.channel_account is None:
+        await _skip(session, conversation, reply, f"no {channel} channel account is configured")
+        return None
+    address = (
+        await session.execute(
+            select(Identity.address)
+            .where(Identity.customer_id == conversation.customer_id, Identity.kind == kind)
+            .order_by(Identity.verified.desc(), Identity.id.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if address is None:
+        await _skip(
+            session,
+            conversation,
+            reply,
+            f"the customer has no {kind.value} identity, so {channel} cannot reach them",
+        )
+        return None
+    return ReplyTarget(address, reply.channel_account, channel)
+
+
+def _reply_attachments(reply: BotReply, media: MediaStore | None) -> list[dict[str, Any]] | None:
+    """The reply's attachments as a message stores them, bytes moved to the media store and linked
+    by the signed public URL the provider and the customer fetch them at (None when there are bytes
+    and no store)."""
+    stored = []
+    for attachment in reply.attachments:
+        data = asdict(attachment)
+        content = data.pop("content")
+        if content:
+            if media is None:
+                return None
+            data["url"] = media.share(media.save(content, attachment.filename))
+            data["size"] = data.get("size") or len(content)
+        stored.append(data)
+    return stored
+
+
+async def _skip(session: AsyncSession, conversation: Conversation, reply: BotReply, reason: str) -> None:
+    log.warning("bot reply in conversation %s not sent: %s", conversation.id, reason)
+    await record_event(
+        session,
+        conversation.customer_id,
+        "flow.reply_skipped",
+        {
+            "conversation_id": conversation.id,
+            "channel": reply.channel_type or conversation.channel_type,
+            "text": reply.text,
+            "reason": reason,
+        },
+        source="bot",
+    )
+
+
+class CampaignFeedback(Protocol):
+    """What the inbound side tells campaigns (hub.campaigns.service.Campaigns)."""
+
+    delivery: Any
+
+    async def on_reply(self, session: AsyncSession, customer_id: int, at: datetime | None = None) -> None: ...
+
+
 class EventApplier:
     def __init__(
         self,
@@ -95,6 +218,7 @@ class EventApplier:
         default_region: str | None = None,
         deep_link_secret: bytes = b"",
         on_business_event: BusinessEventHook | None = None,
+        campaigns: CampaignFeedback | None = None,
     ) -> None:
         self.bots = bots
         self.media = media
@@ -103,6 +227,8 @@ class EventApplier:
         self.deep_link_secret = deep_link_secret
         # Events the channels produce that flows may start on (call.missed), in this transaction.
         self.on_business_event = on_business_event
+        # Campaign messages are not inbox messages: their receipts and the replies they get go here.
+        self.campaigns = campaigns
 
     async def apply(self, session: AsyncSession, account: Account, event: NormalizedEvent) -> list[LiveEvent]:
         if isinstance(event, InboundMessage):
@@ -248,9 +374,13 @@ class EventApplier:
                 return [inbox_event("message.updated", edited)]
         customer, address = await self._customer_for(session, account, event.sender, event.locale)
         customer = await self._stitch(session, account, customer, event.extra_identities)
+        shared_phone = self._shared_phone(event)
         text = event.text
+        linked = False
         if event.start_payload is not None:
+            arrived = customer.id
             customer = await self._follow_deep_link(session, account, customer, event.start_payload)
+            linked = customer.id != arrived
             # The payload is a credential of sorts: agents see that the chat was started, not the token.
             text = "/start" if text.startswith("/start") or not text else text
         threaded = await thread_inbound(
@@ -280,8 +410,29 @@ class EventApplier:
             events.append(
                 LiveEvent(visitor_topic(account.name, address), {"type": "message", "message_id": message.id})
             )
-        events += await self._run_bots(session, account, customer, threaded, event, address, message)
+        events += await self._run_bots(
+            session, account, customer, threaded, event, address, message, shared_phone
+        )
+        if self.campaigns is not None:
+            await self.campaigns.on_reply(session, customer.id, at)  # type: ignore[arg-type]
+        if linked:
+            # After the /start turn: a flow waiting for the customer to arrive (the missed-call flow
+            # sent them the link) continues here, on the channel they arrived on.
+            payload = {"channel": account.type, "account": account.name}
+            await record_event(session, customer, "deep_link.opened", payload, source=account.name)
+            if self.on_business_event is not None:
+                events += await self.on_business_event(
+                    session, customer, "deep_link.opened", payload, threaded.conversation
+                )
         return events
+
+    def _shared_phone(self, event: InboundMessage) -> str | None:
+        """The verified phone a shared own contact brought (already stitched onto the record), for
+        the bot: a share_contact step waits for it."""
+        for address in event.extra_identities:
+            if address.kind.value == IdentityKind.PHONE.value and address.verified:
+                return self._normalize(address)[1]
+        return None
 
     async def _run_bots(
         self,
@@ -292,6 +443,7 @@ class EventApplier:
         event: InboundMessage,
         address: str,
         inbound: Message,
+        shared_phone: str | None = None,
     ) -> list[LiveEvent]:
         if event.metadata.get("auto_reply"):
             # Never answer an out-of-office or a bounce: two autoresponders would talk forever.
@@ -310,23 +462,21 @@ class EventApplier:
             text=event.text,
             button_payload=event.button_payload,
             start_payload=event.start_payload,
+            shared_phone=shared_phone,
+        )
+        target = ReplyTarget(
+            address,
+            account.name,
+            account.type,
+            reply_to=(inbound.provider_message_id,) if inbound.provider_message_id else (),
+            subject=event.subject,
         )
         events: list[LiveEvent] = []
         for bot in self.bots:
             for reply in await bot.on_inbound(session, turn):
-                message = await add_outbound_message(
-                    session,
-                    conversation,
-                    text=reply.text,
-                    author_kind=AuthorKind.BOT,
-                    address=address,
-                    channel_account=account.name,
-                    channel_type=account.type,
-                    buttons=[asdict(b) for b in reply.buttons],
-                )
-                reply_to = (inbound.provider_message_id,) if inbound.provider_message_id else ()
-                await enqueue_message(session, message, reply_to=reply_to, original_subject=event.subject)
-                events.append(inbox_event("message.created", message))
+                message = await queue_bot_reply(session, conversation, reply, target, self.media)
+                if message is not None:
+                    events.append(inbox_event("message.created", message))
         return events
 
     async def _receipt(
@@ -342,6 +492,15 @@ class EventApplier:
             recipient=event.recipient,
         )
         if message is None:
+            if self.campaigns is not None and await self.campaigns.delivery.receipt(
+                session,
+                account.name,
+                event.provider_message_id,
+                event.status.value,
+                error=event.error,
+                at=event.at,
+            ):
+                return []
             if not await outbound_message_exists(session, account.name, event.provider_message_id):
                 # Providers can report before our dispatcher has committed the provider id.
                 raise ReceiptTooEarly(f"no message {event.provider_message_id} on {account.name} (yet)")

@@ -18,7 +18,8 @@ import hub.db  # noqa: F401  (registers the hub's tables)
 from bots.flows import FlowEngine, FlowResult, FlowSet, load_flows
 from bots.flows.state import FlowState
 from bots.turn import BotTurn
-from crm_core.models import Customer, CustomerEvent
+from crm_core.customers import attach_identity
+from crm_core.models import Customer, CustomerEvent, IdentityKind
 from hub.db import Database
 from hub.migrate import upgrade
 from tests.conftest import make_pg_database
@@ -93,11 +94,22 @@ class Talk:
     opened: bool = True
 
     async def say(
-        self, text: str = "", *, payload: str | None = None, start: str | None = None
+        self,
+        text: str = "",
+        *,
+        payload: str | None = None,
+        start: str | None = None,
+        shared_phone: str | None = None,
     ) -> FlowResult:
+        """The customer writes (or presses, or starts, or shares their contact: the hub has then put
+        the phone on their record, verified, before the bot sees the message)."""
         async with self.db.transaction() as session:
             customer = await session.get(Customer, self.customer_id)
             assert customer is not None
+            if shared_phone is not None:
+                await attach_identity(
+                    session, customer, IdentityKind.PHONE, shared_phone, verified=True, source="test"
+                )
             turn = BotTurn(
                 customer=customer,
                 conversation_id=self.conversation_id,
@@ -107,9 +119,17 @@ class Talk:
                 text=text,
                 button_payload=payload,
                 start_payload=start,
+                shared_phone=shared_phone,
             )
             self.opened = False
             return await self.engine.handle_turn(session, turn)
+
+    async def expire(self, now: datetime) -> list[FlowResult]:
+        """One round of due timeouts at ``now``: what this customer's flow said (the database is
+        shared by the module, so other tests' customers may be due as well)."""
+        async with self.db.transaction() as session:
+            fired = await self.engine.expire_timeouts(session, now)
+        return [t.result for t in fired if t.customer_id == self.customer_id]
 
     async def event(self, kind: str, payload: dict[str, Any] | None = None) -> FlowResult:
         async with self.db.transaction() as session:

@@ -1,5 +1,6 @@
 """Every example in docs/flows.md is real: flows validate, step and trigger snippets parse (wrapped in
-a flow with stub targets), knowledge bases load and the transcript example reads without problems."""
+a flow with stub targets, and stub flows for what they ``call``), knowledge bases load and the
+transcript examples read without problems."""
 
 from __future__ import annotations
 
@@ -78,6 +79,11 @@ def test_yaml_example(body: str, tmp_path: Path) -> None:
     flow = {"id": "doc", "version": 1, "start": next(iter(steps)), "steps": {**steps, **stubs}}
     if kind == "triggers":
         flow["triggers"] = snippet["triggers"]
+    for step in steps.values():
+        if isinstance(step, dict) and "call" in step:
+            entry = step.get("step", "first")
+            called = {"id": step["call"], "version": 1, "start": entry, "steps": {entry: {"say": "stub"}}}
+            (tmp_path / f"{step['call']}.yaml").write_text(yaml.safe_dump(called), encoding="utf-8")
     (tmp_path / "flow.yaml").write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
     problems = [p for p in validate(tmp_path, teams=["support"]) if "is never reached" not in p.message]
     assert problems == []

@@ -19,6 +19,8 @@ from tests.conftest import REPO
 
 SCHEMA_PATH = REPO / "docs" / "flow.schema.json"
 SHIPPED = sorted(p for p in (REPO / "flows").glob("*.yaml") if p.name != "greeting.yaml")
+# Flows using wait, call, consent, share_contact, qr and say with channel.
+STEP_FLOWS = sorted((Path(__file__).parent / "step_flows").glob("*.yaml"))
 BROKEN = Path(__file__).parent / "broken"
 
 
@@ -66,12 +68,12 @@ def validator(schema: dict[str, Any]) -> Any:
 
 
 class TestSchemaValidation:
-    @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+    @pytest.mark.parametrize("path", SHIPPED + STEP_FLOWS, ids=lambda p: p.name)
     def test_the_shipped_flows_pass(self, validator: Any, path: Path) -> None:
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
         assert errors == []
 
-    @pytest.mark.parametrize("name", ["unknown_kind.yaml", "schema.yaml", "triggers.yaml"])
+    @pytest.mark.parametrize("name", ["unknown_kind.yaml", "schema.yaml", "triggers.yaml", "new_steps.yaml"])
     def test_structurally_broken_flows_fail(self, validator: Any, name: str) -> None:
         document = yaml.safe_load((BROKEN / name).read_text(encoding="utf-8"))
         assert list(validator.iter_errors(document))

@@ -1,5 +1,6 @@
-"""Transcript tests: every transcript in flows/tests/ is a pytest test on SQLite and PostgreSQL, and
-the runner's own behaviour (reports, failures, file problems) is checked here."""
+"""Transcript tests: every transcript in flows/tests/ (and in tests/bots/step_flows/tests/, which
+exercise wait, call, consent, share_contact, qr and say with channel) is a pytest test on SQLite and
+PostgreSQL, and the runner's own behaviour (reports, failures, file problems) is checked here."""
 
 from __future__ import annotations
 
@@ -8,23 +9,42 @@ from pathlib import Path
 
 import pytest
 
-from bots.flows import run_transcripts
+from bots.flows import run_transcripts, validate
 from bots.flows.transcripts import FlowCache, collect_transcripts, play
 from bots.flows.transcripts.model import Transcript
 from hub.db import Database
 from tests.conftest import REPO
 
 SHIPPED, SHIPPED_PROBLEMS = collect_transcripts(REPO / "flows" / "tests")
+STEP_FLOWS = Path(__file__).parent / "step_flows"
+STEPS, STEPS_PROBLEMS = collect_transcripts(STEP_FLOWS / "tests")
 FLOWS = FlowCache()
 
 
 def test_the_shipped_transcript_files_are_well_formed() -> None:
     assert SHIPPED_PROBLEMS == []
-    assert {Path(t.file).name for t in SHIPPED} == {"support.yaml", "feedback.yaml"}
+    # Every shipped flow has transcripts.
+    assert {Path(t.file).name for t in SHIPPED} == {
+        "support.yaml",
+        "feedback.yaml",
+        "registration.yaml",
+        "missed_call.yaml",
+    }
 
 
 @pytest.mark.parametrize("transcript", SHIPPED, ids=lambda t: t.id)
 async def test_shipped_transcript(db: Database, transcript: Transcript) -> None:
+    result = await play(transcript, FLOWS.get(transcript.flows), db.transaction)
+    assert result.failures == []
+
+
+def test_the_step_transcripts_are_well_formed_and_their_flows_valid() -> None:
+    assert STEPS_PROBLEMS == [] and len(STEPS) >= 7
+    assert validate(STEP_FLOWS, teams=["support"]) == []
+
+
+@pytest.mark.parametrize("transcript", STEPS, ids=lambda t: t.id)
+async def test_step_transcript(db: Database, transcript: Transcript) -> None:
     result = await play(transcript, FLOWS.get(transcript.flows), db.transaction)
     assert result.failures == []
 
@@ -109,15 +129,46 @@ class TestRunner:
             (3, "business_hours is open or closed"),
             (
                 5,
-                "'shout' is not a turn setting (bot, bot_exact, buttons, event, expect, payload, press, say, "
-                "start, wait)",
+                "'shout' is not a turn setting (advance, bot, bot_exact, buttons, channels, event, expect, "
+                "payload, press, qr, say, share, start, wait)",
             ),
-            (5, "a turn needs exactly one of say, press, start, event, wait (say may go with press)"),
+            (
+                5,
+                "a turn needs exactly one of say, press, start, event, wait, advance, share (say may go "
+                "with press)",
+            ),
             (6, "use bot (replies contain the texts) or bot_exact (replies equal them), not both"),
             (9, "'soon' is not a duration; write a number and a unit: 30s, 10m, 24h, 2d (or 1h30m)"),
             (10, "a transcript is a map with a name and turns"),
         ]
         assert report.results == [] and not report.ok
+
+    async def test_new_checks_say_what_differed(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            f"""
+            flows: {STEP_FLOWS}
+            transcripts:
+              - name: wrong expectations about the new steps
+                channel: telephony
+                customer: {{name: Olena, locale: en}}
+                turns:
+                  - event: call.missed
+                    payload: {{call_id: "7"}}
+                    channels: [telephony]
+                  - advance: 23h
+                    qr: ["PROMO-8"]
+                    channels: [telephony]
+                expect:
+                  consents: [{{channel: sms, purpose: marketing, granted: true}}]
+            """,
+        )
+        report = await run_transcripts(path)
+        assert report.results[0].failures == [
+            "turn 1 (event call.missed, line 7): expected replies on ['telephony'], got ['sms']",
+            "turn 2 (advance 23:00:00, line 10): expected QR codes of ['PROMO-8'], got ['PROMO-7']",
+            "at the end: expected marketing consent on sms to be True, it is not recorded",
+        ]
 
     async def test_invalid_flows_fail_their_transcripts(self, tmp_path: Path) -> None:
         (tmp_path / "flows").mkdir()

@@ -15,6 +15,7 @@ from tests.bots.conftest import write_flow
 from tests.conftest import REPO
 
 BROKEN = Path(__file__).parent / "broken"
+CIRCLE = "a flow cannot call itself, directly or through other flows"
 
 EXPECTED = [
     (
@@ -27,7 +28,7 @@ EXPECTED = [
         "bad_condition.yaml",
         9,
         "step 'route': bad condition 'var.rating >= 4 and vip in tags': unknown name 'vip' (use "
-        "var., attribute., tags, channel, locale, name, business_hours); text must be in quotes: "
+        "var., attribute., tags, channel, locale, name, business_hours, segments); text must be in quotes: "
         '"vip" (at column 21)',
     ),
     ("bad_condition.yaml", 11, "step 'route': each branch rule needs 'if' (a condition) and 'then' (a step)"),
@@ -44,6 +45,28 @@ EXPECTED = [
         "step 'hello': 'say' (es): the template does not compile: Unexpected end of template. Jinja "
         "was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that "
         "needs to be closed is 'if'.",
+    ),
+    (
+        "calls_a.yaml",
+        6,
+        f"step 'first': calling 'calls-b' goes round in a circle (calls-a -> calls-b -> calls-a); {CIRCLE}",
+    ),
+    (
+        "calls_a.yaml",
+        9,
+        "step 'second': calls the flow 'calls-nowhere', which does not exist (did you mean 'calls-c' or "
+        "'calls-b'?)",
+    ),
+    ("calls_a.yaml", 13, "step 'third': the flow 'calls-c' has no step 'strret' (did you mean 'street'?)"),
+    (
+        "calls_a.yaml",
+        16,
+        f"step 'fourth': calling 'calls-a' goes round in a circle (calls-a -> calls-a); {CIRCLE}",
+    ),
+    (
+        "calls_b.yaml",
+        6,
+        f"step 'back': calling 'calls-a' goes round in a circle (calls-b -> calls-a -> calls-b); {CIRCLE}",
     ),
     ("dup_b.yaml", 1, f"the flow id 'dup' is already used by {BROKEN}/dup_a.yaml"),
     ("dup_c.yaml", 4, f"button 'offer' already starts the flow 'dup' ({BROKEN}/dup_a.yaml)"),
@@ -70,6 +93,64 @@ EXPECTED = [
         "step 'menu': on_fail goes to 'helo', which does not exist (did you mean 'hello'?)",
     ),
     ("missing_target.yaml", 18, "step 'answer': then goes to 'thanks', which does not exist"),
+    (
+        "new_steps.yaml",
+        6,
+        "step 'nap': 'wait': 'soon' is not a duration; write a number and a unit: 30s, 10m, 24h, 2d "
+        "(or 1h30m)",
+    ),
+    (
+        "new_steps.yaml",
+        9,
+        "step 'morning': 'until' must be a time in quotes (\"09:00\", \"2026-01-10T09:00\"), got 540",
+    ),
+    (
+        "new_steps.yaml",
+        12,
+        "step 'late': 'until': '25:00' is not a time; write HH:MM (09:00) or an ISO date and time "
+        "(2026-01-10T09:00)",
+    ),
+    (
+        "new_steps.yaml",
+        13,
+        "step 'late': 'timeout' only applies to waiting for an event; a wait for a time is its own timeout",
+    ),
+    (
+        "new_steps.yaml",
+        17,
+        "step 'paid': 'wait' is for a time (until) or for an event, not both; use two steps",
+    ),
+    (
+        "new_steps.yaml",
+        20,
+        "step 'billed': 'event' takes an event kind such as order.paid (or a list of them), got 'order paid'",
+    ),
+    (
+        "new_steps.yaml",
+        23,
+        "step 'agree': 'channel' is current, any, or one of webchat, telegram, viber, whatsapp, sms, email, "
+        "api, voice, got 'fax'",
+    ),
+    (
+        "new_steps.yaml",
+        23,
+        "step 'agree': 'granted' is true, false or one answer (\"{{ var.agrees }}\"), got 'yes'",
+    ),
+    ("new_steps.yaml", 23, "step 'agree': 'purpose' is one of transactional, marketing, got 'newsletters'"),
+    (
+        "new_steps.yaml",
+        26,
+        "step 'phone': 'timeout' and 'on_timeout' go together: how long to wait, and where to go",
+    ),
+    ("new_steps.yaml", 27, "step 'phone': save_to must be var.NAME or attribute.NAME, got 'phone'"),
+    ("new_steps.yaml", 31, "step 'code': 'qr' (the text to encode) must be a non-empty text"),
+    ("new_steps.yaml", 32, "step 'code': 'caption': 'english' is not a language code such as en or es"),
+    (
+        "new_steps.yaml",
+        36,
+        "step 'sms': 'channel' is the channel type to send on: one of webchat, telegram, viber, whatsapp, "
+        "sms, email, api, got 'fax'",
+    ),
     ("schema.yaml", 1, "the flow needs a 'version' (e.g. version: 1); raise it when you change it"),
     (
         "schema.yaml",
@@ -106,7 +187,7 @@ EXPECTED = [
     ("triggers.yaml", 9, "one trigger per list item; this one has button and start"),
     ("triggers.yaml", 11, "the keyword trigger starts at 'nowhere', which does not exist"),
     ("unknown_kind.yaml", 6, "step 'hello': unknown step kind 'sey' (did you mean 'set' or 'say'?)"),
-    ("unknown_kind.yaml", 8, "step 'later': unknown step kind 'wait'"),
+    ("unknown_kind.yaml", 8, "step 'later': unknown step kind 'pause'"),
     ("unknown_kind.yaml", 10, "step 'both' has two kinds (say and ask); split it in two steps"),
     ("unreachable.yaml", 9, "step 'orphan' is never reached from the start step 'hello'"),
     ("yaml_syntax.yaml", 7, "not valid YAML: expected ',' or ']', but got '<stream end>'"),
@@ -151,8 +232,8 @@ class TestBrokenFlows:
 
 class TestActivation:
     def test_the_shipped_flows_are_valid(self) -> None:
-        assert validate(REPO / "flows", teams=["support", "sales"]) == []
-        assert load_flows(REPO / "flows").ids == ["feedback", "support"]
+        assert validate(REPO / "flows", teams=["support", "callbacks"]) == []
+        assert load_flows(REPO / "flows").ids == ["feedback", "missed_call", "registration", "support"]
 
     def test_one_invalid_file_keeps_the_whole_folder_from_loading(self, tmp_path: Path) -> None:
         write_flow(tmp_path, "id: good\nversion: 1\nstart: a\nsteps: {a: {say: Hi}}\n", "good.yaml")
@@ -180,3 +261,47 @@ class TestActivation:
             """,
         )
         assert validate(tmp_path) == []
+
+
+class TestCallsAcrossFiles:
+    def test_one_file_is_checked_against_the_flows_of_its_folder(self) -> None:
+        # calls_c.yaml alone is fine; calls_a.yaml alone still finds calls-b and calls-c next to it.
+        assert validate(BROKEN / "calls_c.yaml") == []
+        assert [(p.line, p.message.split(":")[0]) for p in validate(BROKEN / "calls_a.yaml")] == [
+            (6, "step 'first'"),
+            (9, "step 'second'"),
+            (13, "step 'third'"),
+            (16, "step 'fourth'"),
+        ]
+
+    def test_a_step_only_a_call_starts_at_is_reachable_and_a_loop_through_a_call_is_fine(
+        self, tmp_path: Path
+    ) -> None:
+        write_flow(
+            tmp_path,
+            """
+            id: menu
+            version: 1
+            start: a
+            steps:
+              a: {call: address, step: street, next: b}
+              b: {goto: a}
+            """,
+            "menu.yaml",
+        )
+        write_flow(
+            tmp_path,
+            """
+            id: address
+            version: 1
+            start: city
+            steps:
+              city: {ask: "City?"}
+              street: {ask: "Street?"}            # only the call in menu starts here
+              only_called: {say: "never reached"}
+            """,
+            "address.yaml",
+        )
+        assert [p.message for p in validate(tmp_path)] == [
+            "step 'only_called' is never reached from the start step 'city'"
+        ]

@@ -94,11 +94,14 @@ class FakeTelegramAPI:
     """The fake server, accepting one bot ``token``. ``calls`` lists every request in order;
     ``script`` queues replies; ``base_url`` is set once the server runs. ``webhook`` is the WebhookInfo
     getWebhookInfo answers (add ``last_error_message`` etc. to play a failing webhook) and
-    ``webhook_secret`` the secret_token of the last setWebhook."""
+    ``webhook_secret`` the secret_token of the last setWebhook. ``messages`` are the Message objects
+    successful sends were answered with, as the chat shows them (a test playing the customer presses
+    an inline button on one of them: the callback_query carries that Message)."""
 
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.calls: list[ApiCall] = []
+        self.messages: list[dict[str, Any]] = []
         self.base_url = ""
         self._scripted: deque[Reply] = deque()
         # Telegram numbers messages per chat.
@@ -183,6 +186,7 @@ class FakeTelegramAPI:
         # Telegram echoes inline keyboards on the sent message; reply keyboards are not part of it.
         if "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        self.messages.append(message)
         return _ok(message)
 
     def _set_webhook(self, params: dict[str, str]) -> Reply:

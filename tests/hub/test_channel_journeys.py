@@ -5,17 +5,10 @@ duplicates and forgeries."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import itertools
-import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -24,163 +17,47 @@ from hub.inbound.models import RawEvent
 from hub.runtime import Hub
 from inbox.models import Message, Role
 from tests.conftest import HubFactory, agent_headers, client_for, drain, hub_config, settings_for
-from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
-from tests.fakes.telegram_api import FakeTelegramAPI, retry_after
+from tests.fakes.telegram_api import retry_after
 from tests.fakes.twilio_api import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FakeTwilioApi,
     call_webhook,
     inbound_sms,
     inbound_whatsapp,
     message_status,
     signed_request,
 )
-from tests.fakes.viber_api import FakeViberApi
+from tests.hub.channel_helpers import (
+    CALLER,
+    PBX_SECRET,
+    PUBLIC,
+    TELEGRAM_SECRET,  # noqa: F401 (test_flow_steps_pipeline imports it from here)
+    VIBER_USER,
+    Providers,
+    fake_providers,
+    pbx_call,
+    provider_channels,
+    telegram_message,
+    telegram_post,
+    telegram_says,
+    telegram_user,
+    twilio_posts,
+    viber_callback,
+    viber_started,
+    viber_text,
+)
 
-PUBLIC = "https://hub.example.com"
-TELEGRAM_SECRET = "tg-webhook-secret"
-VIBER_TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
-PBX_SECRET = "pbx-shared-secret"
-CALLER = "+380501234567"
-_update_ids = itertools.count(100)
-
-
-@dataclass
-class Providers:
-    telegram: FakeTelegramAPI
-    viber: FakeViberApi
-    twilio: FakeTwilioApi
+# Twilio's shared WhatsApp sandbox sender, as a first setup uses it.
+WHATSAPP_SANDBOX = "whatsapp:+14155238886"
 
 
 @pytest.fixture
 async def providers() -> AsyncIterator[Providers]:
-    async with FakeTelegramAPI() as telegram, FakeViberApi(VIBER_TOKEN) as viber, FakeTwilioApi() as twilio:
-        yield Providers(telegram, viber, twilio)
-
-
-def channels(p: Providers) -> dict[str, Any]:
-    twilio = {
-        "provider": "twilio",
-        "account_sid": ACCOUNT_SID,
-        "auth_token": AUTH_TOKEN,
-        "api_base": p.twilio.base_url,
-    }
-    return {
-        "pbx": {"type": "telephony", "secret": PBX_SECRET},
-        "sms-main": {"type": "sms", "from": "+15005550006", **twilio},
-        "whatsapp-main": {"type": "whatsapp", "from": "whatsapp:+14155238886", **twilio},
-        "voice-main": {"type": "voice", "greeting": "Sorry, we are busy. We will call you back.", **twilio},
-        "main": {
-            "type": "telegram",
-            "token": TELEGRAM_TOKEN,
-            "webhook_secret": TELEGRAM_SECRET,
-            "bot_username": "omnihub_demo_bot",
-            "api_base": p.telegram.base_url,
-        },
-        "viber-main": {
-            "type": "viber",
-            "auth_token": VIBER_TOKEN,
-            "chat_uri": "omnihubdemo",
-            "api_base": p.viber.api_base,
-        },
-    }
+    async with fake_providers() as running:
+        yield running
 
 
 @pytest.fixture
 async def hub(make_hub: HubFactory, providers: Providers) -> Hub:
-    return await make_hub(channels(providers))
-
-
-# --- what each provider sends ------------------------------------------------------------------
-
-
-async def pbx_call(
-    http: httpx.AsyncClient, event: str, call_id: str = "call-1", **extra: Any
-) -> httpx.Response:
-    body = json.dumps(
-        {
-            "call_id": call_id,
-            "event": event,
-            "caller": CALLER,
-            "callee": "+380441112233",
-            "direction": "inbound",
-            **extra,
-        }
-    ).encode()
-    return await http.post(
-        "/webhooks/telephony/pbx",
-        content=body,
-        headers={"Content-Type": "application/json", **signed_headers(PBX_SECRET, body)},
-    )
-
-
-async def telegram_says(
-    http: httpx.AsyncClient,
-    text: str,
-    user_id: int = 777,
-    secret: str = TELEGRAM_SECRET,
-    update_id: int | None = None,
-) -> httpx.Response:
-    message: dict[str, Any] = {
-        "message_id": next(_update_ids),
-        "date": int(time.time()),
-        "chat": {"id": user_id, "type": "private", "first_name": "Olena"},
-        "from": {"id": user_id, "is_bot": False, "first_name": "Olena", "language_code": "uk"},
-        "text": text,
-    }
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    update = {"update_id": update_id if update_id is not None else next(_update_ids), "message": message}
-    return await http.post(
-        "/webhooks/telegram/main", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
-    )
-
-
-async def viber_callback(
-    http: httpx.AsyncClient, payload: dict[str, Any], key: str = VIBER_TOKEN
-) -> httpx.Response:
-    body = json.dumps(payload).encode()
-    signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    return await http.post(
-        "/webhooks/viber/viber-main",
-        content=body,
-        headers={"Content-Type": "application/json", "X-Viber-Content-Signature": signature},
-    )
-
-
-VIBER_USER = {"id": "01234567890A=", "name": "Olena", "language": "uk", "country": "UA", "api_version": 8}
-
-
-def viber_started(context: str) -> dict[str, Any]:
-    return {
-        "event": "conversation_started",
-        "timestamp": int(time.time() * 1000),
-        "message_token": next(_update_ids),
-        "type": "open",
-        "context": context,
-        "user": VIBER_USER,
-        "subscribed": False,
-    }
-
-
-def viber_text(text: str) -> dict[str, Any]:
-    return {
-        "event": "message",
-        "timestamp": int(time.time() * 1000),
-        "message_token": next(_update_ids),
-        "sender": VIBER_USER,
-        "message": {"type": "text", "text": text},
-    }
-
-
-async def twilio_posts(
-    http: httpx.AsyncClient, account: str, params: dict[str, str], channel: str = "sms"
-) -> httpx.Response:
-    request = signed_request(f"{PUBLIC}/webhooks/{channel}/{account}", params)
-    return await http.post(
-        f"/webhooks/{channel}/{account}", content=request.body, headers=dict(request.headers)
-    )
+    return await make_hub(provider_channels(providers, whatsapp_from=WHATSAPP_SANDBOX))
 
 
 async def raw_count(hub: Hub) -> int:
@@ -525,21 +402,8 @@ async def test_shared_phone_on_telegram_joins_the_callers_record(hub: Hub) -> No
         assert telegram_only["id"] != by_phone["id"]
 
         # They press "share my phone": Telegram vouches for the number, so it is the same person.
-        contact = {
-            "update_id": next(_update_ids),
-            "message": {
-                "message_id": next(_update_ids),
-                "date": int(time.time()),
-                "chat": {"id": 555, "type": "private", "first_name": "Olena"},
-                "from": {"id": 555, "is_bot": False, "first_name": "Olena"},
-                "contact": {"phone_number": CALLER.lstrip("+"), "first_name": "Olena", "user_id": 555},
-            },
-        }
-        response = await http.post(
-            "/webhooks/telegram/main",
-            json=contact,
-            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
-        )
+        contact = {"phone_number": CALLER.lstrip("+"), "first_name": "Olena", "user_id": 555}
+        response = await telegram_post(http, telegram_message(telegram_user(555), contact=contact))
         assert response.status_code == 200
         await drain(hub)
         [merged] = (await http.get("/api/v1/customers?identity=telegram:555", headers=headers)).json()

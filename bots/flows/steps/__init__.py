@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bots.flows.steps import ask, branch, control, faq, handoff, http, record, say
+from bots.flows.steps import (
+    ask,
+    branch,
+    call,
+    consent,
+    control,
+    faq,
+    handoff,
+    http,
+    qr,
+    record,
+    say,
+    share_contact,
+    wait,
+)
 from bots.flows.steps.base import Answer, Link, Step, WaitingStep
 from bots.flows.steps.reader import StepReader
 
@@ -22,6 +36,11 @@ PARSERS: dict[str, StepParser] = {
     "faq": faq.parse,
     "http": http.parse,
     "handoff": handoff.parse,
+    "wait": wait.parse,
+    "call": call.parse,
+    "consent": consent.parse,
+    "share_contact": share_contact.parse,
+    "qr": qr.parse,
     "goto": control.parse_goto,
     "end": control.parse_end,
 }
@@ -31,11 +50,12 @@ STEP_KINDS = tuple(PARSERS)
 # Every setting some step kind takes besides its kind key: a step with none of the kinds and a key
 # outside this set most likely misspells (or invents) a kind.
 SETTINGS = frozenset(
-    {"next", "buttons", "why", "payload", "else", "message", "summary"}
+    {"next", "buttons", "why", "payload", "else", "message", "summary", "media"}
     | {"type", "save_to", "choices", "pattern", "min", "max", "retry", "max_tries", "on_fail"}
     | {"timeout", "on_timeout", "prompt", "threshold", "suggest", "suggest_above"}
     | {"suggestions_text", "none_title", "fallback"}
     | {"on_error"}
+    | {"channel", "step", "button", "typed", "caption"}
 )
 
 __all__ = [

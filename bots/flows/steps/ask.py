@@ -14,7 +14,8 @@
       next: thanks
 
 Choices come back as button payloads, or typed: the value, a title (any language, accents and case
-ignored), the option's number ("2"), or a close fuzzy match of a title.
+ignored), the option's number ("2"), or a close fuzzy match of a title. A yes/no question also takes
+the number of its Yes/No button, as SMS and WhatsApp list the buttons ("1. Yes", "2. No").
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ class AskStep(WaitingStep):
                 choice = self.choose(answer)
                 value, goto = choice.value, choice.goto
             else:
+                payload = answer.payload
+                if payload is None and self.type is AnswerType.YES_NO:
+                    payload = self._numbered_button(ctx, answer.text)
                 value = parse_scalar(
                     self.type,
                     answer.text,
-                    answer.payload,
+                    payload,
                     pattern=self.pattern,
                     minimum=self.minimum,
                     maximum=self.maximum,
@@ -118,6 +122,15 @@ class AskStep(WaitingStep):
             ctx.say(self.retry or self.question, self.buttons(ctx))
             return Wait(WaitingFor.ANSWER, failed_try=True)
         return Next(goto) if goto else after(self.next)
+
+    def _numbered_button(self, ctx: TurnContext, text: str) -> str | None:
+        """The payload of the button numbered ``text``: channels without buttons show them as a
+        numbered list and ask for the number ("Reply 1 or 2"); the number is the press."""
+        number = text.strip()
+        buttons = self.buttons(ctx)
+        if number.isdigit() and 1 <= int(number) <= len(buttons):
+            return buttons[int(number) - 1].payload
+        return None
 
     def claims(self, answer: Answer) -> bool:
         if self.type is AnswerType.YES_NO:

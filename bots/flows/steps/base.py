@@ -1,7 +1,9 @@
 """What every step kind has in common: a name, a line, the steps it may lead to, and ``run``.
 
-Waiting steps (``ask``, ``faq``) also receive the customer's next message (``on_answer``) and may
-have a ``timeout`` with an ``on_timeout`` step.
+Waiting steps (``ask``, ``faq``, ``share_contact``, ``wait``) pause the flow. Most receive the
+customer's next message (``on_answer``); a ``wait`` step takes none (``takes_messages`` False) and
+is moved on only by its deadline or its event. Each may have a ``timeout`` with an ``on_timeout``
+step.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Answer:
     tries: int = 0
     # What the step kept when it paused (e.g. the suggested FAQ entries).
     data: Mapping[str, Any] = field(default_factory=dict)
+    # A verified phone the customer shared with the message (share-phone button), E.164.
+    shared_phone: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +55,12 @@ class Step(ABC):
         """Every step this one may continue at."""
         return []
 
+    @property
+    def may_wait(self) -> bool:
+        """Whether running this step can end the turn waiting for the customer (validation refuses
+        loops of steps that never do)."""
+        return self.waits
+
     @abstractmethod
     async def run(self, ctx: TurnContext) -> Outcome:
         """Do the step's work; say where the flow goes next."""
@@ -59,6 +69,8 @@ class Step(ABC):
 @dataclass(frozen=True, kw_only=True)
 class WaitingStep(Step):
     waits: ClassVar[bool] = True
+    # Whether the customer's messages go to the step while it waits (False: a wait step).
+    takes_messages: ClassVar[bool] = True
 
     timeout: timedelta | None = None
     on_timeout: str | None = None

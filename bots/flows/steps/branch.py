@@ -51,6 +51,7 @@ class BranchStep(Step):
 
     async def run(self, ctx: TurnContext) -> Outcome:
         for rule in self.rules:
+            await ctx.prepare(rule.condition)
             if ctx.holds(rule.condition):
                 return Next(rule.then)
         return Next(self.otherwise)

@@ -1,8 +1,8 @@
 """A throwaway SQLite database for ``run_transcripts`` when the caller brings none.
 
-It holds just the tables the engine touches (the customer record and flow states), created from the
-models. The hub's own tests run transcripts on fully migrated SQLite and PostgreSQL databases
-instead, by passing their session factory.
+It holds just the tables the engine touches (the customer record, consent and flow states),
+created from the models. The hub's own tests run transcripts on fully migrated SQLite and
+PostgreSQL databases instead, by passing their session factory.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlmodel import SQLModel
 
 from bots.flows.state import FlowState
-from crm_core.models import AttributeDefinition, Customer, CustomerEvent, Identity
+from crm_core.models import AttributeDefinition, Consent, Customer, CustomerEvent, Identity
 
 # A write transaction: committed when the block ends, rolled back on error.
 Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-_TABLES = [Customer, AttributeDefinition, Identity, CustomerEvent, FlowState]
+_TABLES = [Customer, AttributeDefinition, Identity, Consent, CustomerEvent, FlowState]
 
 
 @asynccontextmanager

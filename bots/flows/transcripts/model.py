@@ -11,8 +11,8 @@
         turns:
           - event: conversation.resolved
             bot: "How would you rate"          # each reply contains this; a list for several
-          - say: "5"                           # or press: PAYLOAD, start: PAYLOAD, wait: 25h
-            bot: ["Thanks"]
+          - say: "5"                           # or press: PAYLOAD, start: PAYLOAD, advance: 25h,
+            bot: ["Thanks"]                    # share: "+380501234567" (a shared contact)
             expect: {attributes: {csat: 5}}
         expect:                                # checked after the last turn
           events: [csat.submitted]
@@ -33,11 +33,12 @@ from bots.flows.durations import InvalidDuration, parse_duration
 from bots.flows.problems import Problem
 from bots.flows.yamlsource import LineList, LineMap, YamlSyntaxError, parse_yaml
 
-ACTIONS = ("say", "press", "start", "event", "wait")
-_TURN_KEYS = {*ACTIONS, "payload", "bot", "bot_exact", "buttons", "expect"}
-_EXPECT_KEYS = {"vars", "attributes", "tags", "no_tags", "handoff", "waiting", "events"}
+# ``wait`` and ``advance`` both move the clock (``advance`` reads better next to a wait step).
+ACTIONS = ("say", "press", "start", "event", "wait", "advance", "share")
+_TURN_KEYS = {*ACTIONS, "payload", "bot", "bot_exact", "buttons", "qr", "channels", "expect"}
+_EXPECT_KEYS = {"vars", "attributes", "tags", "no_tags", "handoff", "waiting", "events", "consents"}
 _TRANSCRIPT_KEYS = {"name", "channel", "customer", "business_hours", "turns", "expect"}
-_CUSTOMER_KEYS = {"name", "locale", "attributes", "tags"}
+_CUSTOMER_KEYS = {"name", "locale", "attributes", "tags", "phone", "timezone"}
 
 # Marks an expectation that was not written (``waiting: null`` is a real expectation).
 UNSET: Any = object()
@@ -47,6 +48,13 @@ UNSET: Any = object()
 class EventExpectation:
     kind: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConsentExpectation:
+    channel: str
+    purpose: str
+    granted: bool
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class Expectation:
     handoff: HandoffExpectation | None = None
     waiting: Any = UNSET  # "flow.step" or None
     events: tuple[EventExpectation, ...] = ()
+    consents: tuple[ConsentExpectation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,19 @@ class Turn:
     bot: tuple[str, ...] | None = None
     exact: bool = False
     buttons: tuple[str, ...] | None = None
+    # The texts of the QR codes the turn's replies carry, in order.
+    qr: tuple[str, ...] | None = None
+    # The channel type each reply goes to, in order.
+    channels: tuple[str, ...] | None = None
     expect: Expectation | None = None
+    # A shared contact's verified phone (share turns).
+    shared_phone: str | None = None
 
     def describe(self) -> str:
         if self.action == "wait":
-            return f"wait {self.wait}"
+            return f"advance {self.wait}"
+        if self.action == "share":
+            return f"share {self.shared_phone}"
         if self.action == "event":
             return f"event {self.text}"
         if self.action == "press":
@@ -99,6 +116,9 @@ class CustomerSpec:
     locale: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    # A verified phone identity (E.164): the number an SMS, WhatsApp or call customer writes from.
+    phone: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +176,7 @@ class _Reader:
         no_tags = self.texts(node["no_tags"], node.line_of("no_tags"), "no_tags") if "no_tags" in node else ()
         return Expectation(
             line=node.line,
+            consents=self.consents(node["consents"], node.line_of("consents")) if "consents" in node else (),
             variables=mappings["vars"],
             attributes=mappings["attributes"],
             tags=tags or (),
@@ -193,6 +214,22 @@ class _Reader:
                 self.problem(line, f"{item!r} is not an event kind or {{kind: ..., payload: ...}}")
         return tuple(out)
 
+    def consents(self, value: Any, line: int) -> tuple[ConsentExpectation, ...]:
+        items = value if isinstance(value, list) else None
+        out = []
+        for item in items or []:
+            if (
+                isinstance(item, LineMap)
+                and set(item) == {"channel", "purpose", "granted"}
+                and isinstance(item["granted"], bool)
+            ):
+                out.append(ConsentExpectation(str(item["channel"]), str(item["purpose"]), item["granted"]))
+            else:
+                items = None
+        if items is None:
+            self.problem(line, "consents takes a list of {channel: ..., purpose: ..., granted: true/false}")
+        return tuple(out)
+
     def turn(self, node: Any, line: int) -> Turn | None:
         if not isinstance(node, LineMap):
             self.problem(line, f"a turn is a map with one of {', '.join(ACTIONS)}")
@@ -204,7 +241,7 @@ class _Reader:
             return None
         action = "press" if "press" in actions else actions[0]
         text = node.get("say", "")
-        payload = None
+        payload = shared_phone = None
         wait = timedelta(0)
         event_payload: dict[str, Any] = {}
         if action == "press":
@@ -223,11 +260,18 @@ class _Reader:
                     self.problem(node.line_of("payload"), "payload takes a map")
                     return None
                 event_payload = _plain(node["payload"])
-        elif action == "wait":
+        elif action in ("wait", "advance"):
+            action = "wait"
+            key = "wait" if "wait" in node else "advance"
             try:
-                wait = parse_duration(node["wait"])
+                wait = parse_duration(node[key])
             except InvalidDuration as exc:
-                self.problem(node.line_of("wait"), str(exc))
+                self.problem(node.line_of(key), str(exc))
+                return None
+        elif action == "share":
+            shared_phone = node["share"]
+            if not isinstance(shared_phone, str) or not shared_phone.startswith("+"):
+                self.problem(node.line_of("share"), 'share takes the shared phone in E.164 ("+380501234567")')
                 return None
         if not isinstance(text, str | int | float) or isinstance(text, bool):
             self.problem(line, "say takes a text")
@@ -241,6 +285,10 @@ class _Reader:
         buttons = (
             self.texts(node["buttons"], node.line_of("buttons"), "buttons") if "buttons" in node else None
         )
+        qr = self.texts(node["qr"], node.line_of("qr"), "qr") if "qr" in node else None
+        channels = (
+            self.texts(node["channels"], node.line_of("channels"), "channels") if "channels" in node else None
+        )
         expect = self.expectation(node["expect"], node.line_of("expect")) if "expect" in node else None
         return Turn(
             line=line,
@@ -252,22 +300,31 @@ class _Reader:
             bot=bot,
             exact=key == "bot_exact",
             buttons=buttons,
+            qr=qr,
+            channels=channels,
             expect=expect,
+            shared_phone=shared_phone,
         )
 
     def customer(self, node: Any, line: int) -> CustomerSpec:
         if node is None:
             return CustomerSpec()
         if not isinstance(node, LineMap):
-            self.problem(line, "customer takes a map (name, locale, attributes, tags)")
+            self.problem(line, "customer takes a map (name, locale, attributes, tags, phone, timezone)")
             return CustomerSpec()
         self.unknown(node, _CUSTOMER_KEYS, "customer")
         tags = self.texts(node["tags"], node.line_of("tags"), "tags") if "tags" in node else ()
+        phone = node.get("phone")
+        if phone is not None and not (isinstance(phone, str) and phone.startswith("+")):
+            self.problem(node.line_of("phone"), 'phone is the customer\'s number in E.164 ("+380501234567")')
+            phone = None
         return CustomerSpec(
             name=str(node.get("name") or ""),
             locale=node.get("locale"),
             attributes=_plain(node.get("attributes") or {}),
             tags=tags or (),
+            phone=phone,
+            timezone=node.get("timezone"),
         )
 
     def transcript(self, node: Any, line: int, flows: Path) -> Transcript | None:

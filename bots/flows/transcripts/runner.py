@@ -1,34 +1,30 @@
 """Playing a transcript against the real engine and a real database, and comparing.
 
-Every turn runs in its own transaction on a *new* FlowEngine, as if the server had restarted in
-between: whatever the flow remembers must come from the database. The runner stands in for the hub
-around the engine: it threads conversations (the first message opens one; after
-``conversation.resolved`` the next message opens a new one), turns the bot off on a handoff, and on
-``wait`` moves the clock and fires due timeouts.
+The hub's part around the engine (a new engine per turn, threading conversations, handoffs, the
+clock) is bots.flows.transcripts.simulation; here each turn is played through it and what happened is
+compared with what the transcript expects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.flows.engine import FlowEngine
 from bots.flows.model import FlowSet
 from bots.flows.result import FlowResult, Handoff
 from bots.flows.state import FlowState
 from bots.flows.transcripts.database import Transactions
 from bots.flows.transcripts.model import UNSET, Expectation, Transcript, Turn
-from bots.turn import BotReply, BotTurn
+from bots.flows.transcripts.simulation import STAND_IN_HOST, Simulation
+from bots.turn import BotReply
+from crm_core.consent import consents_of
 from crm_core.models import Customer, CustomerEvent
 
-# Monday 2026-01-05 10:00 UTC: transcripts do not depend on when they run.
-START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-RESOLVED = "conversation.resolved"
+# The business time zone transcripts run in (a wait until "09:00" for a customer without their own).
+TIMEZONE = "UTC"
 
 
 @dataclass
@@ -43,48 +39,37 @@ class TranscriptResult:
         return not self.failures
 
 
-@dataclass
-class _Conversation:
-    """The hub's side of the story, as much as the engine needs."""
-
-    id: int = 1
-    opened: bool = False  # whether the customer has written in it yet
-    bot_active: bool = True
-    resolved: bool = False
-
-    def message(self) -> bool:
-        """A customer message arrives; returns whether it opened a conversation."""
-        if self.resolved:
-            self.id += 1
-            self.opened = False
-            self.bot_active = True
-            self.resolved = False
-        opened = not self.opened
-        self.opened = True
-        return opened
-
-
 class _Player:
     def __init__(self, transcript: Transcript, flows: FlowSet, transactions: Transactions) -> None:
         self.transcript = transcript
-        self.flows = flows
         self.transactions = transactions
-        self.now = START
-        self.conversation = _Conversation()
-        self.customer_id = 0
-        self.variables: dict[str, Any] = {}
-        self.handoffs: list[Handoff] = []
+        self.simulation = Simulation(
+            flows,
+            transactions,
+            channel=transcript.channel,
+            business_hours=lambda _moment: transcript.business_hours,
+            engine_options={"host": STAND_IN_HOST, "timezone": TIMEZONE},
+        )
         self.failures: list[str] = []
 
-    def engine(self) -> FlowEngine:
-        return FlowEngine(
-            self.flows,
-            business_hours=lambda _moment: self.transcript.business_hours,
-            clock=lambda: self.now,
-        )
+    @property
+    def customer_id(self) -> int:
+        return self.simulation.customer_id
+
+    @property
+    def handoffs(self) -> list[Handoff]:
+        return self.simulation.handoffs
 
     async def play(self) -> list[str]:
-        await self._create_customer()
+        spec = self.transcript.customer
+        await self.simulation.create_customer(
+            name=spec.name,
+            locale=spec.locale,
+            attributes=spec.attributes,
+            tags=spec.tags,
+            phone=spec.phone,
+            timezone=spec.timezone,
+        )
         try:
             for number, turn in enumerate(self.transcript.turns, start=1):
                 before = len(self.handoffs)
@@ -97,74 +82,26 @@ class _Player:
                 await self._check("at the end", self.transcript.expect, self.handoffs)
         finally:
             # Leave nothing paused behind: another transcript's clock must not fire it.
-            async with self.transactions() as session:
-                await self.engine().stop(session, self.customer_id)
+            await self.simulation.stop()
         return self.failures
 
-    async def _create_customer(self) -> None:
-        spec = self.transcript.customer
-        async with self.transactions() as session:
-            customer = Customer(
-                display_name=spec.name,
-                locale=spec.locale,
-                attributes=dict(spec.attributes),
-                tags=list(spec.tags),
-            )
-            session.add(customer)
-            await session.flush()
-            assert customer.id is not None
-            self.customer_id = customer.id
-
-    def _take(self, result: FlowResult) -> list[BotReply]:
-        if result.flow_id is not None:
-            self.variables = dict(result.variables)
-        if result.handoff is not None:
-            self.handoffs.append(result.handoff)
-            self.conversation.bot_active = False
-        return list(result.replies)
-
     async def _act(self, turn: Turn) -> list[BotReply]:
-        engine = self.engine()
-        async with self.transactions() as session:
-            customer = await session.get(Customer, self.customer_id)
-            assert customer is not None
-            if turn.action == "wait":
-                self.now += turn.wait
-                replies: list[BotReply] = []
-
-                async def is_active(_session: AsyncSession, _conversation_id: int) -> bool:
-                    return self.conversation.bot_active or self.conversation.resolved
-
-                for timed_out in await engine.expire_timeouts(session, self.now, is_active=is_active):
-                    if timed_out.customer_id == self.customer_id:
-                        replies += self._take(timed_out.result)
-                return replies
-            if turn.action == "event":
-                if turn.text == RESOLVED:
-                    self.conversation.resolved = True
-                elif not self.conversation.bot_active:
-                    return []  # a person is talking: the hub starts no flow on events
-                result = await engine.handle_event(
-                    session,
-                    customer=customer,
-                    conversation_id=self.conversation.id,
-                    channel_type=self.transcript.channel,
-                    kind=turn.text,
-                    payload=turn.event_payload,
-                )
-                return self._take(result)
-            opened = self.conversation.message()
-            bot_turn = BotTurn(
-                customer=customer,
-                conversation_id=self.conversation.id,
-                opened=opened,
-                bot_active=self.conversation.bot_active,
-                channel_type=self.transcript.channel,
-                text=turn.text,
-                button_payload=turn.payload if turn.action == "press" else None,
-                start_payload=turn.payload if turn.action == "start" else None,
-            )
-            return self._take(await engine.handle_turn(session, bot_turn))
+        simulation = self.simulation
+        result: FlowResult
+        if turn.action == "wait":
+            result = await simulation.wait(turn.wait)
+        elif turn.action == "event":
+            result = await simulation.event(turn.text, turn.event_payload)
+        elif turn.action == "press":
+            result = await simulation.press(turn.payload or "", turn.text)
+        elif turn.action == "start":
+            result = await simulation.start(turn.payload or "", turn.text)
+        elif turn.action == "share":
+            assert turn.shared_phone is not None
+            result = await simulation.share(turn.shared_phone)
+        else:
+            result = await simulation.say(turn.text)
+        return list(result.replies)
 
     def _check_replies(self, where: str, turn: Turn, replies: list[BotReply]) -> None:
         said = [reply.text for reply in replies]
@@ -186,6 +123,14 @@ class _Player:
             titles = [button.title for button in replies[-1].buttons] if replies else []
             if titles != list(turn.buttons):
                 self.failures.append(f"{where}: expected buttons {list(turn.buttons)}, got {titles}")
+        if turn.qr is not None:
+            codes = [a.data.get("qr") for r in replies for a in r.attachments if "qr" in a.data]
+            if codes != list(turn.qr):
+                self.failures.append(f"{where}: expected QR codes of {list(turn.qr)}, got {codes}")
+        if turn.channels is not None:
+            channels = [reply.channel_type or self.transcript.channel for reply in replies]
+            if channels != list(turn.channels):
+                self.failures.append(f"{where}: expected replies on {list(turn.channels)}, got {channels}")
 
     async def _check(self, where: str, expect: Expectation, handoffs: list[Handoff]) -> None:
         async with self.transactions() as session:
@@ -205,9 +150,12 @@ class _Player:
                     )
                 ).scalars()
             )
+            consents = {
+                (c.channel, c.purpose.value): c.granted for c in await consents_of(session, self.customer_id)
+            }
         fail = self.failures.append
         if expect.variables is not None:
-            _compare_subset(f"{where}: var", expect.variables, self.variables, fail)
+            _compare_subset(f"{where}: var", expect.variables, self.simulation.variables, fail)
         if expect.attributes is not None:
             _compare_subset(f"{where}: attribute", expect.attributes, customer.attributes, fail)
         for tag in expect.tags:
@@ -222,6 +170,13 @@ class _Player:
                 fail(f"{where}: expected the flow to wait at {expect.waiting!r}, it waits at {actual!r}")
         if expect.handoff is not None:
             _check_handoff(where, expect.handoff, handoffs, fail)
+        for consent in expect.consents:
+            actual = consents.get((consent.channel, consent.purpose))
+            if actual is not consent.granted:
+                fail(
+                    f"{where}: expected {consent.purpose} consent on {consent.channel} to be "
+                    f"{consent.granted}, it is {'not recorded' if actual is None else actual}"
+                )
         for wanted in expect.events:
             if not any(
                 e.kind == wanted.kind and all(e.payload.get(k) == v for k, v in wanted.payload.items())

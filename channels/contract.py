@@ -223,7 +223,9 @@ class OutboundMessage:
     """One message to one person on one channel account.
 
     ``to`` is the channel address (chat id, E.164 phone, whatsapp:+E164, email, visitor id).
-    ``idempotency_key`` is stable across retries of the same message.
+    ``idempotency_key`` is stable across retries of the same message. ``metadata`` may carry
+    ``list_unsubscribe``: an https URL where one request unsubscribes the recipient (email adapters
+    send it as the List-Unsubscribe and List-Unsubscribe-Post headers).
     """
 
     to: str

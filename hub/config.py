@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from channels.registry import UnknownChannelType, spec_for
 from channels.spec import ChannelSettings
+from hub.campaigns.rules import FrequencyCap, MarketingRules, parse_window
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -52,6 +53,7 @@ class HubConfig:
     teams: tuple[str, ...] = ()
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     default_region: str | None = None
+    marketing: MarketingRules = field(default_factory=MarketingRules)
     source: str = "<memory>"
 
 
@@ -131,7 +133,7 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a mapping of settings (public_url, channels, ...)"])
-    known = {"public_url", "flows_dir", "channels", "teams", "business_hours", "default_region"}
+    known = {"public_url", "flows_dir", "channels", "teams", "business_hours", "default_region", "marketing"}
     problems.extend(f"{key}: unknown setting" for key in data if key not in known)
     data = _substitute(data, "", env, problems)
 
@@ -171,6 +173,7 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
     teams = tuple(str(t) for t in teams_raw)
 
     hours = _parse_hours(data.get("business_hours"), problems)
+    marketing = _parse_marketing(data.get("marketing"), hours.timezone, problems)
     if problems:
         raise ConfigError(source, problems)
     return HubConfig(
@@ -180,8 +183,49 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         teams=teams,
         business_hours=hours,
         default_region=data.get("default_region"),
+        marketing=marketing,
         source=source,
     )
+
+
+def _parse_marketing(raw: Any, timezone: str, problems: list[str]) -> MarketingRules:
+    """``marketing: {quiet_hours: "21:00-09:00", frequency_cap: {per_day: 2, per_week: 5}}``;
+    quiet hours may be ``off``. Customers without a timezone count in business_hours.timezone."""
+    if raw is None:
+        return MarketingRules(default_timezone=timezone)
+    if not isinstance(raw, dict):
+        problems.append("marketing: expected {quiet_hours: ..., frequency_cap: ...}")
+        return MarketingRules(default_timezone=timezone)
+    problems.extend(
+        f"marketing.{k}: unknown setting" for k in raw if k not in {"quiet_hours", "frequency_cap"}
+    )
+    defaults = MarketingRules()
+    quiet = defaults.quiet_hours
+    if "quiet_hours" in raw:
+        if raw["quiet_hours"] in (False, "off", None):
+            quiet = None
+        else:
+            quiet = parse_window(raw["quiet_hours"])
+            if quiet is None:
+                problems.append(
+                    f"marketing.quiet_hours: {raw['quiet_hours']!r} is not a window such as 21:00-09:00"
+                )
+    cap = defaults.frequency_cap
+    if "frequency_cap" in raw:
+        value = raw["frequency_cap"]
+        if value in (False, "off", None):
+            cap = FrequencyCap()
+        elif (
+            isinstance(value, dict)
+            and set(value) <= {"per_day", "per_week"}
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values())
+        ):
+            cap = FrequencyCap(value.get("per_day"), value.get("per_week"))
+        else:
+            problems.append(
+                "marketing.frequency_cap: {per_day: N, per_week: N} with positive whole numbers, or off"
+            )
+    return MarketingRules(quiet_hours=quiet, frequency_cap=cap, default_timezone=timezone)
 
 
 def environment(dotenv: Path = Path(".env")) -> dict[str, str]:

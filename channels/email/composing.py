@@ -175,6 +175,11 @@ def compose(message: OutboundMessage, settings: EmailSettings, now: datetime) ->
     if references:
         email["In-Reply-To"] = f"<{references[-1]}>"
         email["References"] = " ".join(f"<{ref}>" for ref in references)
+    unsubscribe = message.metadata.get("list_unsubscribe")
+    if isinstance(unsubscribe, str) and unsubscribe.startswith("https://"):
+        # RFC 2369 and RFC 8058: mail clients show their own unsubscribe button, one click, no login.
+        email["List-Unsubscribe"] = f"<{unsubscribe}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     files = [link for link in map(_attachment_link, message.attachments) if link is not None]
     email.set_content(_plain_body(message, files))
     email.add_alternative(_html_body(message, files), subtype="html")

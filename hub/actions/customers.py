@@ -107,6 +107,11 @@ async def record_business_event(hub: Hub, body: BusinessEventIn, principal: Prin
         flow_events = (
             await on_business_event(session, hub.flows, customer, body.kind, payload) if hub.flows else []
         )
+        if hub.campaigns is not None:
+            # Triggered campaigns plan their sends; a recent campaign message may have converted.
+            await hub.campaigns.on_event(
+                session, customer.id, body.kind, payload, event_id=event.id, at=event.occurred_at
+            )
     await _publish_customer(hub, event.customer_id)
     if flow_events:
         await hub.bus.publish_all(flow_events)

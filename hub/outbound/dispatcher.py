@@ -25,6 +25,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,6 +38,7 @@ from hub.accounts import Accounts, UnknownAccount
 from hub.db import Database
 from hub.live import LiveEvent, LocalBus
 from hub.outbound.enqueue import WAKE_TOPIC, outbound_from_json
+from hub.outbound.hooks import Defer, OutboxHook, Send
 from hub.outbound.models import OutboxItem, OutboxStatus
 from hub.outbound.ratelimit import RateLimiter
 from inbox.conversations import mark_failed, mark_sent
@@ -87,6 +89,7 @@ class Dispatcher:
         batch_size: int = 50,
         concurrency: int = 16,
         idle_poll_seconds: float = 1.0,
+        hooks: Sequence[OutboxHook] = (),
     ) -> None:
         self.db = db
         self.accounts = accounts
@@ -96,6 +99,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
         self.limiter = RateLimiter()
+        self.hooks = tuple(hooks)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._recipient_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -159,11 +163,47 @@ class Dispatcher:
             await asyncio.gather(*(self._send_one(item) for item in claimed))
         return len(claimed)
 
+    def _hook_for(self, item: Claimed) -> OutboxHook | None:
+        return next((hook for hook in self.hooks if hook.concerns(item.payload)), None)
+
+    async def _checked(self, item: Claimed, hook: OutboxHook) -> bool:
+        """Ask the row's hook whether it may leave now; defer or drop it when not."""
+        async with self.db.transaction() as session:
+            verdict = await hook.check(session, item.payload)
+            if isinstance(verdict, Send):
+                return True
+            if isinstance(verdict, Defer):
+                await session.execute(
+                    update(OutboxItem)
+                    .where(self._ours(item))
+                    .values(
+                        status=OutboxStatus.PENDING,
+                        next_attempt_at=verdict.until,
+                        lease_until=None,
+                        # Waiting is not a failed attempt.
+                        attempts=OutboxItem.attempts - 1,
+                        last_error=f"held: {verdict.reason}",
+                    )
+                )
+                return False
+            updated = await session.execute(
+                update(OutboxItem)
+                .where(self._ours(item))
+                .values(status=OutboxStatus.CANCELLED, lease_until=None, last_error=verdict.reason)
+            )
+            if updated.rowcount:  # type: ignore[attr-defined]
+                await hook.dropped(session, item.payload, verdict.reason)
+        metrics.OUTBOX_SENT.labels(item.channel_account, "cancelled").inc()
+        return False
+
     async def _send_one(self, item: Claimed) -> None:
         # Per-recipient lock, taken in claim order: one recipient's messages leave in order.
         lock = self._recipient_locks.setdefault((item.channel_account, item.recipient), asyncio.Lock())
         # The recipient lock first: a queue of messages to one slow chat must not fill every slot.
         async with lock, self._semaphore:
+            hook = self._hook_for(item)
+            if hook is not None and not await self._checked(item, hook):
+                return
             try:
                 account = self.accounts.get(item.channel_account)
             except UnknownAccount:
@@ -248,6 +288,9 @@ class Dispatcher:
                 message = await mark_sent(session, item.message_id, result.provider_message_ids, now)
                 if message is not None:
                     events.append(_message_updated(message))
+            hook = self._hook_for(item)
+            if hook is not None:
+                await hook.sent(session, item.payload, provider_id, now)
         metrics.OUTBOX_SENT.labels(item.channel_account, "sent").inc()
         await self.bus.publish_all(events)
 
@@ -284,6 +327,9 @@ class Dispatcher:
                 message = await mark_failed(session, item.message_id, reason)
                 if message is not None:
                     events.append(_message_updated(message))
+            hook = self._hook_for(item)
+            if hook is not None:
+                await hook.failed(session, item.payload, reason, utcnow())
         log.warning("outbox %s failed permanently: %s", item.id, reason)
         metrics.OUTBOX_SENT.labels(item.channel_account, "failed").inc()
         await self.bus.publish_all(events)

@@ -17,6 +17,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by a dispatcher until lease_until
     SENT = "sent"
     FAILED = "failed"  # permanently; the reason is in last_error and on the message
+    CANCELLED = "cancelled"  # withdrawn before sending (a hook said so); the reason is in last_error
 
 
 class OutboxItem(SQLModel, table=True):

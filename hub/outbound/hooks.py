@@ -1,0 +1,56 @@
+"""What other parts of the hub may say about an outbox row around its sending.
+
+The outbox knows messages, not why they are sent. A campaign message must be checked again right
+before it leaves (consent withdrawn since planning, the frequency cap, a paused campaign) and its
+campaign must learn how it went. A hook ``concerns`` the rows it recognises by their payload (no
+database round trip for the others), ``check``s them before sending, and hears about their outcome
+in the same transaction that records it in the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class Send:
+    """Go ahead."""
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not now: try again at ``until`` (the attempt is not counted)."""
+
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Never send this row (it is marked cancelled with ``reason``)."""
+
+    reason: str
+
+
+Verdict = Send | Defer | Drop
+SEND = Send()
+
+
+class OutboxHook(Protocol):
+    def concerns(self, payload: dict[str, Any]) -> bool: ...
+
+    async def check(self, session: AsyncSession, payload: dict[str, Any]) -> Verdict: ...
+
+    async def sent(
+        self, session: AsyncSession, payload: dict[str, Any], provider_message_id: str | None, at: datetime
+    ) -> None: ...
+
+    async def failed(
+        self, session: AsyncSession, payload: dict[str, Any], reason: str, at: datetime
+    ) -> None: ...
+
+    async def dropped(self, session: AsyncSession, payload: dict[str, Any], reason: str) -> None: ...

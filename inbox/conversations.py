@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.columns import utcnow
@@ -26,6 +26,7 @@ from crm_core.models import Customer
 from inbox.models import (
     AuthorKind,
     Conversation,
+    ConversationLabel,
     ConversationStatus,
     Direction,
     Message,
@@ -60,6 +61,13 @@ class ConversationNotFound(LookupError):
 
 class InvalidTransition(ValueError):
     pass
+
+
+class InvalidLabel(ValueError):
+    pass
+
+
+MAX_LABEL_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,9 @@ async def thread_inbound(
         conversation = await _conversation_replied_to(session, customer, channel_account, replying_to)
         if conversation is not None:
             conversation.resolved_at = None
+            # Reopened by the customer: it starts again like a new conversation, with the bot on
+            # (a CSAT question sent after resolving gets its answer; a person is one handoff away).
+            conversation.bot_active = True
     if conversation is None:
         conversation = Conversation(
             customer_id=customer.id,  # type: ignore[arg-type]
@@ -384,9 +395,19 @@ async def outbound_message_exists(
 
 
 async def add_note(
-    session: AsyncSession, conversation: Conversation, author_agent_id: int | None, text: str
+    session: AsyncSession,
+    conversation: Conversation,
+    author_agent_id: int | None,
+    text: str,
+    mentions: Sequence[int] = (),
 ) -> Note:
-    note = Note(conversation_id=conversation.id, author_agent_id=author_agent_id, text=text)  # type: ignore[arg-type]
+    """A private note; ``mentions`` are the agents @mentioned in it (checked by the caller)."""
+    note = Note(
+        conversation_id=conversation.id,  # type: ignore[arg-type]
+        author_agent_id=author_agent_id,
+        text=text,
+        mentions=sorted(set(mentions)),
+    )
     session.add(note)
     await session.flush()
     return note
@@ -399,6 +420,17 @@ async def assign(
     conversation.team_id = team_id
     if agent_id is not None:
         conversation.bot_active = False
+    session.add(conversation)
+    return conversation
+
+
+async def hand_back_to_bot(session: AsyncSession, conversation: Conversation) -> Conversation:
+    """The bot answers the customer again: it is switched back on and the agent lets go (the team
+    stays, so a later handoff lands with the same people)."""
+    if conversation.status is ConversationStatus.RESOLVED:
+        raise InvalidTransition("the conversation is resolved; reopen it before handing it to the bot")
+    conversation.bot_active = True
+    conversation.assignee_id = None
     session.add(conversation)
     return conversation
 
@@ -433,56 +465,28 @@ async def set_priority_and_labels(
     priority: Priority | None,
     labels: Sequence[str] | None,
 ) -> Conversation:
+    """Labels replace the conversation's labels (trimmed, duplicates dropped); their rows in
+    conversation_labels change in the same transaction, so filtering always agrees with what is shown."""
     if priority is not None:
         conversation.priority = priority
     if labels is not None:
-        conversation.labels = sorted({label.strip() for label in labels if label.strip()})
+        cleaned = sorted({label.strip() for label in labels if label.strip()})
+        for label in cleaned:
+            if len(label) > MAX_LABEL_LENGTH:
+                raise InvalidLabel(f"label {label[:20]!r}… is longer than {MAX_LABEL_LENGTH} characters")
+        old = set(conversation.labels)
+        if removed := old - set(cleaned):
+            await session.execute(
+                delete(ConversationLabel).where(
+                    ConversationLabel.conversation_id == conversation.id,
+                    ConversationLabel.label.in_(sorted(removed)),
+                )
+            )
+        for label in sorted(set(cleaned) - old):
+            session.add(ConversationLabel(conversation_id=conversation.id, label=label))  # type: ignore[arg-type]
+        conversation.labels = cleaned
     session.add(conversation)
     return conversation
-
-
-@dataclass(frozen=True)
-class ConversationFilter:
-    status: ConversationStatus | None = None
-    assignee_id: int | None = None
-    unassigned: bool = False
-    channel_type: str | None = None
-    channel_account: str | None = None
-    team_id: int | None = None
-    customer_id: int | None = None
-
-
-async def list_conversations(
-    session: AsyncSession, filters: ConversationFilter, limit: int = 50, before_id: int | None = None
-) -> list[Conversation]:
-    """Most recently active first."""
-    statement = select(Conversation)
-    if filters.status is not None:
-        statement = statement.where(Conversation.status == filters.status)
-    if filters.unassigned:
-        statement = statement.where(Conversation.assignee_id.is_(None))
-    elif filters.assignee_id is not None:
-        statement = statement.where(Conversation.assignee_id == filters.assignee_id)
-    if filters.channel_type is not None:
-        statement = statement.where(Conversation.channel_type == filters.channel_type)
-    if filters.channel_account is not None:
-        statement = statement.where(Conversation.channel_account == filters.channel_account)
-    if filters.team_id is not None:
-        statement = statement.where(Conversation.team_id == filters.team_id)
-    if filters.customer_id is not None:
-        statement = statement.where(Conversation.customer_id == filters.customer_id)
-    if before_id is not None:
-        # Keyset paging on the sort order itself (last activity, then id), so pages never skip or
-        # repeat a conversation.
-        reference = select(Conversation.last_message_at).where(Conversation.id == before_id).scalar_subquery()
-        statement = statement.where(
-            or_(
-                Conversation.last_message_at < reference,
-                and_(Conversation.last_message_at == reference, Conversation.id < before_id),
-            )
-        )
-    statement = statement.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    return list((await session.execute(statement)).scalars())
 
 
 async def messages_of(
@@ -501,6 +505,20 @@ async def messages_of(
     if before_id is not None:
         statement = statement.where(Message.id < before_id)
     statement = statement.order_by(Message.id.desc()).limit(limit)
+    return list(reversed(list((await session.execute(statement)).scalars())))
+
+
+async def customer_messages(
+    session: AsyncSession, customer_id: int, before_id: int, limit: int = 50
+) -> list[Message]:
+    """The customer's messages on every channel and in every conversation before ``before_id``,
+    oldest first (the page right before it): the history above a conversation."""
+    statement = (
+        select(Message)
+        .where(Message.customer_id == customer_id, Message.id < before_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
     return list(reversed(list((await session.execute(statement)).scalars())))
 
 

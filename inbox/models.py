@@ -1,4 +1,5 @@
-"""Tables of the inbox: agents and teams, conversations, messages, private notes."""
+"""Tables of the inbox: agents and teams, conversations, messages, private notes, and what the agents'
+workspace keeps: labels as rows (the list filters on them), read positions and canned responses."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from crm_core.columns import BigId, JsonDoc, UTCDateTime, enum_column, utcnow
+from crm_core.models import Customer, Identity
 
 
 class Role(StrEnum):
@@ -83,9 +85,16 @@ class Conversation(SQLModel, table=True):
     customer's open conversation on any channel, otherwise opens a new one."""
 
     __tablename__ = "conversations"
+    # The list's views each walk one index in the list's order (last activity, then id), so a page of
+    # 50 reads about 50 rows however many conversations there are (see inbox/listing.py).
     __table_args__ = (
         Index("ix_conversations_status_last", "status", "last_message_at"),
         Index("ix_conversations_customer_status", "customer_id", "status"),
+        Index("ix_conversations_last", "last_message_at", "id"),
+        Index("ix_conversations_assignee_status_last", "assignee_id", "status", "last_message_at", "id"),
+        Index("ix_conversations_team_status_last", "team_id", "status", "last_message_at", "id"),
+        Index("ix_conversations_status_waiting", "status", "waiting_since"),
+        Index("ix_conversations_status_snoozed", "status", "snoozed_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -96,9 +105,10 @@ class Conversation(SQLModel, table=True):
     status: ConversationStatus = Field(
         default=ConversationStatus.OPEN, sa_type=enum_column(ConversationStatus)
     )
-    assignee_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId, index=True)
-    team_id: int | None = Field(default=None, foreign_key="teams.id", sa_type=BigId, index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId)
+    team_id: int | None = Field(default=None, foreign_key="teams.id", sa_type=BigId)
     priority: Priority = Field(default=Priority.NORMAL, sa_type=enum_column(Priority))
+    # What the API shows; conversation_labels holds the same labels as rows for filtering.
     labels: list[str] = Field(default_factory=list, sa_type=JsonDoc)
     # True while a bot handles the conversation; a handoff or an agent reply turns it off.
     bot_active: bool = True
@@ -151,4 +161,73 @@ class Note(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversations.id", sa_type=BigId, index=True)
     author_agent_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId)
     text: str
+    # Agents @mentioned in the note (ids); each is notified live.
+    mentions: list[int] = Field(default_factory=list, sa_type=JsonDoc)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConversationLabel(SQLModel, table=True):
+    """One label of one conversation. Conversation.labels is the copy the API shows; these rows are
+    what the list filters on, through an index, on both backends (a JSON array is not indexable on
+    SQLite)."""
+
+    __tablename__ = "conversation_labels"
+    __table_args__ = (Index("ix_conversation_labels_label", "label", "conversation_id"),)
+
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True, sa_type=BigId)
+    label: str = Field(primary_key=True, max_length=64)
+
+
+class ConversationRead(SQLModel, table=True):
+    """How far one agent has read one conversation: customer messages after this id are unread."""
+
+    __tablename__ = "conversation_reads"
+
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True, sa_type=BigId)
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True, sa_type=BigId)
+    last_read_message_id: int = Field(default=0, sa_type=BigId)
+    read_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CannedResponse(SQLModel, table=True):
+    """A prepared answer agents insert into a reply; ``body`` is a template over the customer record
+    (``{{ customer.first_name }}``), rendered in a sandbox (inbox/canned.py)."""
+
+    __tablename__ = "canned_responses"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    shortcut: str = Field(max_length=64, index=True)
+    title: str = Field(max_length=200)
+    body: str
+    # The language it is written in (en, es...); None: any customer.
+    language: str | None = Field(default=None, max_length=16)
+    # None: shared with every agent (admins manage those); an agent's id: that agent's own.
+    owner_agent_id: int | None = Field(default=None, foreign_key="agents.id", sa_type=BigId, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: str = Field(default="", max_length=200)
+
+
+# ---- search indexes ------------------------------------------------------------------------------
+
+
+def _trigram_index(name: str, column: Column[Any]) -> Index:
+    """An index that answers substring search (``ILIKE '%text%'``, inbox/listing.py) on PostgreSQL:
+    GIN over the column's trigrams (pg_trgm). SQLite has no such index; there the same declaration
+    is a partial index on no rows (``WHERE 0``), empty and free, so that one metadata describes the
+    schema of both backends (the migration drift test compares it with each)."""
+    return Index(
+        name,
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column.name: "gin_trgm_ops"},
+        sqlite_where=text("0"),
+    )
+
+
+# The conversation list's search reads these three: customers' names and addresses, message texts.
+SEARCH_INDEXES = (
+    _trigram_index("ix_customers_name_trgm", Customer.__table__.c.display_name),  # type: ignore[attr-defined]
+    _trigram_index("ix_identities_address_trgm", Identity.__table__.c.address),  # type: ignore[attr-defined]
+    _trigram_index("ix_messages_text_trgm", Message.__table__.c.text),  # type: ignore[attr-defined]
+)

@@ -1,4 +1,5 @@
-"""The website chat's visitor endpoints: start a session, read the history, follow replies live.
+"""The website chat's visitor endpoints: start a session, read the history, follow replies live,
+say "I am typing" (and hear that an agent is).
 
 Visitors send messages through the ordinary webhook (POST /webhooks/webchat/{account}), so they take
 the same durable, deduplicated path as every provider's events.
@@ -16,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from channels.webchat import WebchatChannel, WebchatSettings, visitor_topic
+from crm_core.models import Customer, Identity, IdentityKind
 from hub.accounts import Account
 from hub.api.deps import get_hub
 from hub.live import LiveEvent
 from hub.runtime import Hub
 from hub.sse import sse_frame, sse_response
-from inbox.models import Direction, Message, MessageStatus
+from inbox.conversations import UNRESOLVED
+from inbox.models import Conversation, Direction, Message, MessageStatus
 
 router = APIRouter(prefix="/webchat", tags=["webchat"])
 # The widget shows the latest part of a long history.
@@ -110,6 +113,45 @@ async def history(
         return [v for m in reversed(list(newest)) if (v := _visible(m)) is not None]
 
 
+@router.post("/{account_name}/typing", status_code=204)
+async def visitor_typing(
+    account_name: str,
+    visitor: str = Header(alias="X-Webchat-Visitor", max_length=64),
+    token: str = Header(alias="X-Webchat-Token", max_length=128),
+    hub: Hub = Depends(get_hub),
+) -> None:
+    """The visitor is writing: agents with the conversation open see it (nothing is stored)."""
+    _, adapter = _webchat(hub, account_name)
+    adapter.check_visitor(visitor, token)
+    async with hub.db.session() as session:
+        found = (
+            await session.execute(
+                select(Conversation.id, Customer.display_name)
+                .join(Identity, Identity.customer_id == Conversation.customer_id)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(
+                    Identity.kind == IdentityKind.WEBCHAT,
+                    Identity.address == visitor,
+                    Conversation.status.in_(UNRESOLVED),
+                )
+                .order_by(Conversation.last_message_at.desc())
+                .limit(1)
+            )
+        ).first()
+    if found is not None:
+        conversation_id, name = found
+        await hub.bus.publish(
+            "inbox",
+            {
+                "type": "typing",
+                "conversation_id": conversation_id,
+                "agent_id": None,
+                "name": name,
+                "mode": "customer",
+            },
+        )
+
+
 @router.get("/{account_name}/stream", summary="Server-sent events with replies for one visitor")
 async def stream(
     request: Request,
@@ -124,6 +166,8 @@ async def stream(
     adapter.check_visitor(visitor, token)
 
     async def render(live_event: LiveEvent) -> list[str]:
+        if live_event.payload.get("type") == "typing":
+            return [sse_frame("typing", {})]  # an agent is writing a reply
         async with hub.db.session() as session:
             message = await session.get(Message, live_event.payload.get("message_id"))
         if message is None or message.address != visitor or message.channel_account != account_name:

@@ -127,11 +127,10 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def hub_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    """`hub serve` with the demo's website chat account, an agent (agent@example.com) and its data
-    in a temporary directory. Depends on ``browser`` so it never starts when the browser tests skip."""
-    workdir = tmp_path_factory.mktemp("hub")
+@contextmanager
+def running_hub(workdir: Path, channels_yaml: str = "") -> Iterator[HubServer]:
+    """`hub serve` with the demo's website chat account (plus ``channels_yaml``, more accounts in
+    hub.yaml's format), an agent (agent@example.com) and its data in ``workdir``."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     (workdir / "hub.yaml").write_text(
@@ -140,7 +139,7 @@ def hub_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> It
         "channels:\n"
         "  site:\n"
         "    type: webchat\n"
-        "    title: Lumen Coffee support\n"
+        "    title: Lumen Coffee support\n" + channels_yaml
     )
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("HUB_", "DATABASE_URL"))
@@ -177,6 +176,14 @@ def hub_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> It
             process.wait()
 
 
+@pytest.fixture(scope="module")
+def hub_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """`hub serve` with the demo's website chat account and an agent (agent@example.com). Depends on
+    ``browser`` so it never starts when the browser tests skip."""
+    with running_hub(tmp_path_factory.mktemp("hub")) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Callable[[Page, str], None]:
     """Save a screenshot for reviewers under tests/artifacts/screenshots/<name>.png."""
@@ -188,16 +195,16 @@ def screenshots() -> Callable[[Page, str], None]:
     return take
 
 
-@pytest.fixture
-def new_page(browser: Browser, hub_server: HubServer) -> Iterator[Callable[..., Page]]:
-    """Open a page in a fresh browser context (its own cookies and storage: one person each).
-    Any uncaught script error on those pages fails the test."""
+@contextmanager
+def pages(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
+    """Open pages in fresh browser contexts (their own cookies and storage: one person each) on
+    ``base_url``. Any uncaught script error on those pages fails the test."""
     contexts: list[BrowserContext] = []
     script_errors: list[str] = []
 
     def open_page(**options: Any) -> Page:
         context = browser.new_context(
-            base_url=hub_server.url, **{"viewport": {"width": 1280, "height": 800}, **options}
+            base_url=base_url, **{"viewport": {"width": 1280, "height": 800}, **options}
         )
         contexts.append(context)
         page = context.new_page()
@@ -208,3 +215,9 @@ def new_page(browser: Browser, hub_server: HubServer) -> Iterator[Callable[..., 
     for context in contexts:
         context.close()
     assert not script_errors, "uncaught script errors:\n" + "\n".join(script_errors)
+
+
+@pytest.fixture
+def new_page(browser: Browser, hub_server: HubServer) -> Iterator[Callable[..., Page]]:
+    with pages(browser, hub_server.url) as open_page:
+        yield open_page

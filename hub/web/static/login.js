@@ -1,5 +1,37 @@
-/* The agent sign-in form: exchanges email and password for the session cookie, then opens the inbox. */
+/* The agent sign-in form: exchanges email and password for the session cookie, then opens the inbox.
+ * Before sign-in there is no agent preference yet, so it speaks the browser's language (English or
+ * Spanish); the inbox then follows the agent's own setting. */
 "use strict";
+
+const TEXTS = {
+  en: {
+    title: "Sign in to the inbox",
+    lead: "Every customer conversation, from every channel, in one place.",
+    email: "Email",
+    password: "Password",
+    submit: "Sign in",
+    signing_in: "Signing in…",
+    missing: "Enter your email and password.",
+    failed: "Sign-in failed (HTTP {status}).",
+    offline: "The server cannot be reached. Check your connection and try again.",
+  },
+  es: {
+    title: "Inicia sesión en la bandeja",
+    lead: "Todas las conversaciones con clientes, de todos los canales, en un solo lugar.",
+    email: "Correo electrónico",
+    password: "Contraseña",
+    submit: "Iniciar sesión",
+    signing_in: "Iniciando sesión…",
+    missing: "Escribe tu correo y tu contraseña.",
+    failed: "No se pudo iniciar sesión (HTTP {status}).",
+    offline: "No se puede contactar con el servidor. Revisa tu conexión e inténtalo de nuevo.",
+  },
+};
+const LANGUAGE = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+const text = (key, status) => TEXTS[LANGUAGE][key].replace("{status}", status);
+
+document.documentElement.lang = LANGUAGE;
+for (const node of document.querySelectorAll("[data-text]")) node.textContent = text(node.dataset.text);
 
 /** Where to go after signing in: a path on this site only (?next=//evil.example must not redirect away). */
 function nextPage() {
@@ -14,12 +46,12 @@ async function signIn(event) {
   const button = document.getElementById("login-submit");
   error.hidden = true;
   if (!form.email.value.trim() || !form.password.value) {
-    error.textContent = "Enter your email and password.";
+    error.textContent = text("missing");
     error.hidden = false;
     return;
   }
   button.disabled = true;
-  button.textContent = "Signing in…";
+  button.textContent = text("signing_in");
   try {
     const response = await fetch("/api/v1/auth/login", {
       method: "POST",
@@ -31,13 +63,13 @@ async function signIn(event) {
       return;
     }
     const body = await response.json().catch(() => ({}));
-    error.textContent = (body.error && body.error.message) || `Sign-in failed (HTTP ${response.status}).`;
+    error.textContent = (body.error && body.error.message) || text("failed", response.status);
   } catch {
-    error.textContent = "The server cannot be reached. Check your connection and try again.";
+    error.textContent = text("offline");
   }
   error.hidden = false;
   button.disabled = false;
-  button.textContent = "Sign in";
+  button.textContent = text("submit");
   form.password.select();
 }
 

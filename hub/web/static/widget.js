@@ -42,6 +42,8 @@
       agent: "Support",
       unavailable: "Chat is unavailable right now. Please try again in a moment.",
       unread: (n) => `${n} unread ${n === 1 ? "reply" : "replies"}`,
+      typing: "Support is typing…",
+      file: "File",
     },
     es: {
       title: "Chatea con nosotros",
@@ -62,6 +64,8 @@
       agent: "Soporte",
       unavailable: "El chat no está disponible ahora. Inténtalo de nuevo en un momento.",
       unread: (n) => `${n} ${n === 1 ? "respuesta nueva" : "respuestas nuevas"}`,
+      typing: "Soporte está escribiendo…",
+      file: "Archivo",
     },
   };
   const t = STRINGS[language] || STRINGS.en;
@@ -148,6 +152,7 @@
   const statusText = el("p", { class: "ohw-status" }, t.online);
   const list = el("div", { class: "ohw-messages", role: "log", "aria-live": "polite", "aria-label": t.title });
   const welcome = el("p", { class: "ohw-welcome" }, t.welcome);
+  const typingLine = el("p", { class: "ohw-typing", "aria-live": "polite", hidden: true }, t.typing);
   const errorBox = el("p", { class: "ohw-error", role: "alert", hidden: true });
   const nameInput = el("input", {
     class: "ohw-name",
@@ -170,7 +175,10 @@
         submit();
       }
     },
-    oninput: () => autosize(),
+    oninput: () => {
+      autosize();
+      announceTyping();
+    },
   });
   const sendButton = el(
     "button",
@@ -199,7 +207,7 @@
       el("div", { class: "ohw-heading" }, titleText, statusText),
       el("button", { type: "button", class: "ohw-close", "aria-label": t.close, onclick: () => toggle(false) }, "×"),
     ),
-    el("div", { class: "ohw-body" }, welcome, list),
+    el("div", { class: "ohw-body" }, welcome, list, typingLine),
     errorBox,
     form,
   );
@@ -250,7 +258,8 @@
     const node = el(
       "div",
       { class: `ohw-msg ohw-msg--${mine ? "customer" : entry.author}`, "data-state": entry.state || "delivered" },
-      el("div", { class: "ohw-bubble" }, entry.text),
+      entry.text ? el("div", { class: "ohw-bubble" }, entry.text) : null,
+      renderFiles(entry.attachments || []),
       renderButtons(entry.buttons || []),
       el("div", { class: "ohw-meta" }, meta),
     );
@@ -270,6 +279,25 @@
       );
     }
     return el("span", {}, `${t.sent} · ${clock(entry.created_at)}`);
+  }
+
+  /** Files an agent sent: pictures shown, other files as links (web links only, never other schemes). */
+  function renderFiles(files) {
+    const shown = files.filter((file) => /^https?:\/\//i.test(file.url || ""));
+    if (!shown.length) return null;
+    return el(
+      "div",
+      { class: "ohw-files" },
+      shown.map((file) => {
+        const name = file.filename || t.file;
+        const image = file.kind === "image" || /^image\//.test(file.content_type || "");
+        return el(
+          "a",
+          { class: "ohw-file", href: file.url, target: "_blank", rel: "noopener noreferrer" },
+          image ? el("img", { src: file.url, alt: name, class: "ohw-image", loading: "lazy" }) : name,
+        );
+      }),
+    );
   }
 
   function renderButtons(buttons) {
@@ -395,6 +423,27 @@
     }
   }
 
+  // ---- typing -----------------------------------------------------------------------------------
+
+  let lastTyping = 0;
+  let typingTimer = null;
+
+  /** Agents with the conversation open see that the visitor is writing (at most every 4 s). */
+  function announceTyping() {
+    if (!session || !input.value.trim() || Date.now() - lastTyping < 4000) return;
+    lastTyping = Date.now();
+    fetch(`${visitorApi}/typing`, { method: "POST", headers: visitorHeaders() }).catch(() => {});
+  }
+
+  function showTyping() {
+    typingLine.hidden = false;
+    scrollToEnd();
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => {
+      typingLine.hidden = true;
+    }, 6000);
+  }
+
   function visitorHeaders() {
     return { "X-Webchat-Visitor": session.visitor_id, "X-Webchat-Token": session.token };
   }
@@ -440,8 +489,11 @@
       statusText.textContent = t.online;
       loadHistory().catch(() => showError(t.unavailable));
     });
+    stream.addEventListener("typing", showTyping);
     stream.addEventListener("message", (event) => {
-      if (upsert(JSON.parse(event.data))) {
+      const item = JSON.parse(event.data);
+      if (item.direction === "outbound") typingLine.hidden = true;
+      if (upsert(item)) {
         reorder();
         scrollToEnd();
         flushReads();
@@ -554,6 +606,7 @@
     const text = input.value;
     if (!text.trim()) return;
     input.value = "";
+    lastTyping = 0;
     autosize();
     send(text);
   }

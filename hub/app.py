@@ -10,12 +10,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from channels.webchat import WebchatSettings
-from hub.api import admin, attributes, auth, conversations, customers, events, health, live, webhooks
+from hub.api import (
+    admin,
+    attributes,
+    auth,
+    campaigns,
+    conversations,
+    customers,
+    events,
+    flows,
+    health,
+    live,
+    segments,
+    webhooks,
+)
 from hub.config import HubConfig, load_config
 from hub.errors import RequestContextMiddleware, install_error_handlers
 from hub.runtime import Hub
 from hub.settings import Settings
-from hub.web import demo_orders, media, pages, webchat
+from hub.web import campaign_links, demo_orders, media, pages, webchat
 from hub.web.pages import STATIC
 
 
@@ -74,9 +87,13 @@ def create_app(
         conversations.router,
         events.router,
         admin.router,
+        flows.router,
+        segments.router,
+        campaigns.router,
         live.router,
         webchat.router,
         media.router,
+        campaign_links.router,
         pages.router,
     ):
         app.include_router(router)

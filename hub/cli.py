@@ -8,15 +8,20 @@ import logging
 import secrets
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
 
-from hub.config import ConfigError, load_config
+from hub.config import ConfigError, HubConfig, load_config
 from hub.logs import configure_logging
 from hub.settings import Settings
 from inbox.models import Role
+
+if TYPE_CHECKING:
+    from bots.flows.model import Flow, FlowSet
 
 app = typer.Typer(help="omnihub: one customer record, one inbox, every channel.", no_args_is_help=True)
 log = logging.getLogger("hub")
@@ -259,6 +264,53 @@ def demo(
         )
 
 
+@app.command()
+def seed(
+    customers: int = typer.Option(..., min=1, help="how many customers to add"),
+    messages: int = typer.Option(..., min=1, help="how many messages, spread over their conversations"),
+    agents: int = typer.Option(12, min=1, help="agents to assign conversations to (they cannot log in)"),
+    random_seed: int = typer.Option(7, "--random-seed", help="same number, same data"),
+) -> None:
+    """(Load tests) Add synthetic customers, conversations and messages to the database, in the
+    shapes the pipeline writes, on the channel accounts of hub.yaml. Adds to what is there."""
+    from hub.auth.passwords import hash_password
+    from hub.db import Database
+    from inbox.seed import SeedPlan
+    from inbox.seed import seed as run_seed
+
+    settings = _settings()
+    config = _config(settings)
+    try:
+        plan = SeedPlan(
+            customers=customers,
+            messages=messages,
+            channels=[(name, account.type) for name, account in config.channels.items()],
+            agents=agents,
+            seed=random_seed,
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        try:
+            # Seed agents get a password nobody knows: they exist to be assigned, not to log in.
+            unusable = hash_password(secrets.token_urlsafe(24))
+            with typer.progressbar(length=messages, label="seeding messages") as bar:
+                report = await run_seed(db.transaction, plan, unusable, progress=bar.update)
+        finally:
+            await db.dispose()
+        typer.echo(
+            f"added {report.customers} customers, {report.conversations} conversations "
+            f"({report.open_conversations} open), {report.messages} messages, {report.agents} agents "
+            f"({report.rows} rows)"
+        )
+
+    _migrate(settings)
+    asyncio.run(main())
+
+
 channels_app = typer.Typer(help="Check and connect the channel accounts of hub.yaml.", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
 
@@ -290,7 +342,7 @@ def channels_connect(account: str = typer.Argument(..., help="the account's name
         raise typer.Exit(1) from None
 
 
-flows_app = typer.Typer(help="Validate and test the YAML bot flows.", no_args_is_help=True)
+flows_app = typer.Typer(help="Validate, test, draw and try out the YAML bot flows.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
 
 
@@ -331,5 +383,232 @@ def flows_test(
     raise typer.Exit(0 if report.ok else 1)
 
 
+class DiagramFormat(StrEnum):
+    MERMAID = "mermaid"
+    SVG = "svg"
+    PNG = "png"
+
+
+def _flow_and_set(flow: str) -> tuple[FlowSet, Flow, HubConfig | None]:
+    """FLOW as a flow file (that file alone) or as a flow id of the configured folder (with the
+    folder's other valid flows). Problems of the flow itself stop here (exit 1); problems of other
+    files in the folder are only mentioned, and those flows are left out."""
+    from bots.flows.model import FlowSet
+    from bots.flows.validate import collect
+
+    path = Path(flow)
+    settings = _settings()
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        # A file stands alone; hub.yaml, when there is one, adds teams and business hours.
+        config: HubConfig | None = None
+        with contextlib.suppress(ConfigError):
+            config = load_config(settings.hub_config)
+        if not path.is_file():
+            typer.echo(f"error: no flow file {path}", err=True)
+            raise typer.Exit(2)
+        valid, problems = collect(path, teams=(config.teams or None) if config else None)
+        if problems or not valid:
+            for problem in problems:
+                typer.echo(str(problem), err=True)
+            typer.echo(f"error: {path} cannot be loaded; fix the problems above", err=True)
+            raise typer.Exit(1)
+        return FlowSet(tuple(valid)), valid[0], config
+    config = _config(settings)
+    valid, problems = collect(config.flows_dir, teams=config.teams or None)
+    chosen = next((f for f in valid if f.id == flow), None)
+    if chosen is None:
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        known = ", ".join(f.id for f in valid) or "none"
+        typer.echo(
+            f"error: {config.flows_dir} has no valid flow {flow!r} (valid flows: {known}); "
+            "give a flow id or a flow file",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if problems:
+        typer.echo(
+            f"note: {len(problems)} problem(s) in other flows of {config.flows_dir} "
+            "(see `hub flows validate`); those flows are left out",
+            err=True,
+        )
+    return FlowSet(tuple(valid)), chosen, config
+
+
+@flows_app.command("draw")
+def flows_draw(
+    flow: str = typer.Argument(..., help="a flow id of flows_dir, or a path to a flow file"),
+    diagram_format: DiagramFormat | None = typer.Option(
+        None, "--format", help="mermaid (text), svg or png (default: from --output's suffix, else mermaid)"
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of standard output"),
+) -> None:
+    """Draw one flow: Mermaid text, or an SVG picture laid out by omnihub itself."""
+    from bots.flows.diagram import to_mermaid, to_svg
+
+    if diagram_format is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        diagram_format = {".svg": DiagramFormat.SVG, ".png": DiagramFormat.PNG}.get(
+            suffix, DiagramFormat.MERMAID
+        )
+    if diagram_format is DiagramFormat.PNG:
+        # An honest no: rasterising needs a renderer (cairo, a browser) omnihub does not depend on.
+        typer.echo(
+            "error: PNG is not supported; draw an SVG and convert it, e.g. "
+            "`hub flows draw FLOW --format svg | rsvg-convert -o flow.png`",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _, chosen, _ = _flow_and_set(flow)
+    text = to_svg(chosen) if diagram_format is DiagramFormat.SVG else to_mermaid(chosen)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@flows_app.command("chat")
+def flows_chat(
+    flow: str = typer.Argument(..., help="a flow id of flows_dir, or a path to a flow file"),
+    channel: str = typer.Option("webchat", help="the channel type you write on"),
+    locale: str = typer.Option("en", help="your language (en, es, pt-BR...)"),
+    name: str = typer.Option("Ana", help="your name as the customer"),
+) -> None:
+    """Talk to a flow in the terminal as a customer (the real engine, a throwaway database).
+
+    In the chat, /help lists the commands: move the clock, send business events, see the variables.
+    """
+    from bots.flows import weekly_hours
+    from bots.flows.console import chat, terminal
+    from bots.flows.templating import is_locale_key
+    from channels.registry import known_types
+
+    if channel not in known_types():
+        typer.echo(
+            f"error: unknown channel type {channel!r}; use one of {', '.join(known_types())}", err=True
+        )
+        raise typer.Exit(2)
+    if not is_locale_key(locale):
+        typer.echo(f"error: {locale!r} is not a language code such as en, es or pt-BR", err=True)
+        raise typer.Exit(2)
+    flows, chosen, config = _flow_and_set(flow)
+    configure_logging("WARNING")  # the engine's INFO lines would interleave with the conversation
+    hours = None
+    if config is not None:
+        hours = weekly_hours(config.business_hours.timezone, config.business_hours.weekly)
+    asyncio.run(
+        chat(
+            flows,
+            chosen.id,
+            terminal(),
+            channel=channel,
+            locale=locale,
+            name=name,
+            business_hours=hours,
+            default_region=config.default_region if config is not None else None,
+            timezone=config.business_hours.timezone if config is not None else None,
+        )
+    )
+
+
 if __name__ == "__main__":
     app()
+
+
+campaigns_app = typer.Typer(
+    help="List, launch and follow campaigns (docs/campaigns.md).", no_args_is_help=True
+)
+app.add_typer(campaigns_app, name="campaigns")
+
+
+def _with_hub(work):  # type: ignore[no-untyped-def]
+    """Run ``work(hub)`` on a hub built from the environment (no workers, no web server)."""
+    from hub.runtime import Hub
+
+    settings = _settings()
+    config = _config(settings)
+
+    async def main():  # type: ignore[no-untyped-def]
+        hub = Hub.build(settings, config)
+        await hub.start(workers=False)
+        try:
+            await hub.sync_definition_files()
+            return await work(hub)
+        finally:
+            await hub.stop()
+
+    return asyncio.run(main())
+
+
+@campaigns_app.command("list")
+def campaigns_list() -> None:
+    """Every campaign with its status."""
+    from sqlalchemy import select
+
+    from hub.campaigns.models import Campaign
+
+    async def work(hub):  # type: ignore[no-untyped-def]
+        async with hub.db.session() as session:
+            return list((await session.execute(select(Campaign).order_by(Campaign.id))).scalars())
+
+    for campaign in _with_hub(work):
+        typer.echo(f"{campaign.id:<24} {campaign.status.value:<10} {campaign.name}  ({campaign.source})")
+
+
+@campaigns_app.command("launch")
+def campaigns_launch(
+    campaign_id: str = typer.Argument(..., help="the campaign's id"),
+    plan: bool = typer.Option(
+        True, help="plan a `now` campaign here, with a progress bar (else the workers do)"
+    ),
+) -> None:
+    """Launch a draft campaign. A `now` campaign is planned right away: one send row and one outbox
+    row per customer, written in batches; the workers send them."""
+    from sqlalchemy import select
+
+    from hub.campaigns.models import CampaignRun
+    from hub.campaigns.service import CampaignStateError
+
+    async def work(hub):  # type: ignore[no-untyped-def]
+        service = hub.campaigns
+        try:
+            async with hub.db.transaction() as session:
+                campaign = await service.launch(session, campaign_id)
+                status = campaign.status.value
+        except (CampaignStateError, LookupError, ValueError) as exc:
+            typer.echo(f"cannot launch {campaign_id!r}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"campaign {campaign_id} is {status}")
+        if not plan or status != "running":
+            return
+        async with hub.db.session() as session:
+            run_id = (
+                await session.execute(select(CampaignRun.id).where(CampaignRun.campaign_id == campaign_id))
+            ).scalar_one()
+            definition = await service.definition(session, campaign_id)
+        with typer.progressbar(length=1, label="planning") as bar:
+            seen = {"done": 0}
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - seen["done"])
+                seen["done"] = done
+
+            run = await service.planner.plan_run(run_id, definition, progress=progress)
+        typer.echo(f"planned {run.planned} customers; the workers send them")
+
+    _with_hub(work)
+
+
+@campaigns_app.command("results")
+def campaigns_results(campaign_id: str = typer.Argument(..., help="the campaign's id")) -> None:
+    """The funnel per variant: planned, skipped by reason, sent, delivered, read, failed, fell back,
+    replied, converted, revenue."""
+    import json
+
+    async def work(hub):  # type: ignore[no-untyped-def]
+        async with hub.db.session() as session:
+            return await hub.campaigns.results(session, campaign_id)
+
+    typer.echo(json.dumps(_with_hub(work), indent=2, ensure_ascii=False))

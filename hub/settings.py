@@ -39,6 +39,20 @@ class Settings(BaseSettings):
         gt=0,
         description="how long a dispatcher owns a claimed outbox row before others may take it",
     )
+    hub_flows_reload_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how often each process looks for edited flow files and activates valid ones (0: never)",
+    )
+    hub_scheduler: bool = Field(
+        default=True,
+        description="take part in electing the one process that runs scheduled jobs (off: never here)",
+    )
+    hub_scheduler_misfire_grace_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="a scheduled job missed while no process ran it still runs if at most this late",
+    )
     hub_session_days: int = 14
     hub_cookie_secure: bool = False
 

@@ -7,11 +7,24 @@ from sqlmodel import SQLModel
 
 from bots.flows.state import FlowState
 from crm_core.models import AttributeDefinition, Consent, Customer, CustomerEvent, Identity, MergeRecord
+from crm_core.segments import Segment
+from crm_core.segments.entries import SegmentEntry, SegmentWatch
 from hub.auth.models import AgentSession, ApiToken
+from hub.campaigns.models import Campaign, CampaignRun, CampaignSend
 from hub.deeplinks import DeepLinkUse
 from hub.inbound.models import RawEvent
 from hub.outbound.models import OutboxItem
-from inbox.models import Agent, Conversation, Message, Note, Team
+from hub.scheduler.tables import scheduler_metadata
+from inbox.models import (
+    Agent,
+    CannedResponse,
+    Conversation,
+    ConversationLabel,
+    ConversationRead,
+    Message,
+    Note,
+    Team,
+)
 
 ALL_TABLES: tuple[type[SQLModel], ...] = (
     AttributeDefinition,
@@ -31,6 +44,19 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     OutboxItem,
     DeepLinkUse,
     FlowState,
+    Segment,
+    SegmentWatch,
+    SegmentEntry,
+    ConversationLabel,
+    ConversationRead,
+    CannedResponse,
+    Campaign,
+    CampaignRun,
+    CampaignSend,
 )
 
 metadata = SQLModel.metadata
+# The scheduler's tables (APScheduler's job store and the fire ledger) are plain Core tables on their
+# own MetaData; copied here so migrations and the drift test see them too.
+for _table in scheduler_metadata.tables.values():
+    _table.to_metadata(metadata)

@@ -26,6 +26,7 @@ from hub.auth.credentials import Principal
 from hub.auth.permissions import Permission
 from hub.errors import ApiError
 from hub.runtime import Hub
+from hub.segments import segments_for
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -58,6 +59,7 @@ async def customer_detail(hub: Hub, customer_id: int, timeline_limit: int = 100)
         consents = await consents_of(session, customer_id)
         timeline = await crm.timeline(session, customer_id, timeline_limit)
         merges = await merges_of(session, customer_id)
+        segments = await segments_for(hub.config).segments_of(session, customer_id)
     return CustomerDetailOut.model_validate(
         {
             **CustomerOut.model_validate(customer).model_dump(),
@@ -65,6 +67,7 @@ async def customer_detail(hub: Hub, customer_id: int, timeline_limit: int = 100)
             "consents": consents,
             "timeline": timeline,
             "merges": merges,
+            "segments": segments,
         }
     )
 

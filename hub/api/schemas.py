@@ -4,7 +4,7 @@ contract, the tables are storage)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -75,11 +75,18 @@ class MergeOut(_Out):
     undone_at: datetime | None
 
 
+class SegmentRefOut(_Out):
+    id: str
+    name: str
+
+
 class CustomerDetailOut(CustomerOut):
     identities: list[IdentityOut]
     consents: list[ConsentOut]
     timeline: list[TimelineEntryOut]
     merges: list[MergeOut]
+    # The saved segments the customer is in right now.
+    segments: list[SegmentRefOut] = []
 
 
 class CustomerUpdateIn(_In):
@@ -136,6 +143,50 @@ class ConversationOut(_Out):
 class ConversationListItem(ConversationOut):
     customer_name: str
     last_message_text: str | None = None
+    last_message_author: AuthorKind | None = None
+    # Customer messages the calling agent has not read (0 for API tokens, which read nothing).
+    unread_count: int = 0
+    # With a search: the newest message of the conversation containing the text, if one does.
+    match_text: str | None = None
+
+
+class ConversationCountsOut(BaseModel):
+    """Open conversations per view of the list, and how many of the caller's have unread messages."""
+
+    mine: int
+    unassigned: int
+    team: int | None = Field(description="None when the caller belongs to no team")
+    all: int
+    at_risk: int = Field(description="waiting for a person longer than the at-risk threshold")
+    unread_mine: int
+
+
+class LabelCountOut(BaseModel):
+    label: str
+    count: int
+
+
+class ReadIn(_In):
+    message_id: int | None = Field(default=None, description="read up to this message (default: the newest)")
+
+
+class ReadOut(BaseModel):
+    conversation_id: int
+    last_read_message_id: int
+
+
+class TypingIn(_In):
+    mode: Literal["reply", "note"] = "reply"
+
+
+class ReplyOptionOut(BaseModel):
+    channel_account: str
+    channel_type: str
+    address: str
+    default: bool = Field(description="the channel the customer last wrote from")
+    max_text_length: int
+    whatsapp_window_open: bool | None = None
+    whatsapp_window_closes_at: datetime | None = None
 
 
 class MessageOut(_Out):
@@ -165,6 +216,7 @@ class NoteOut(_Out):
     conversation_id: int
     author_agent_id: int | None
     text: str
+    mentions: list[int] = []
     created_at: datetime
 
 
@@ -174,17 +226,39 @@ class ButtonIn(_In):
     url: str | None = Field(default=None, max_length=2000)
 
 
+class AttachmentIn(_In):
+    url: str = Field(
+        max_length=400, pattern=r"^/media/[0-9a-f]{64}/[^/]+$", description="a URL from POST /api/v1/uploads"
+    )
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str | None = Field(default=None, max_length=200)
+    size: int | None = Field(default=None, ge=0)
+    kind: Literal["image", "file", "audio", "video"] = "file"
+
+
 class ReplyIn(_In):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(default="", max_length=10_000)
     buttons: list[ButtonIn] = Field(default_factory=list, max_length=10)
     channel_account: str | None = Field(
         default=None,
         description="send on this channel account instead of the one the customer last wrote from",
     )
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
+
+
+class UploadOut(BaseModel):
+    url: str
+    filename: str
+    content_type: str
+    size: int
+    kind: str
 
 
 class NoteIn(_In):
     text: str = Field(min_length=1, max_length=10_000)
+    mentions: list[int] = Field(
+        default_factory=list, max_length=20, description="ids of the agents @mentioned in the note"
+    )
 
 
 class AssignIn(_In):
@@ -200,6 +274,80 @@ class StatusIn(_In):
 class ConversationUpdateIn(_In):
     priority: Priority | None = None
     labels: list[str] | None = None
+
+
+class CannedIn(_In):
+    shortcut: str = Field(min_length=1, max_length=64, examples=["shipping"])
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000, examples=["Hi {{ customer.first_name }}!"])
+    language: str | None = Field(default=None, max_length=16, description="en, es...; none for any")
+    shared: bool = Field(default=False, description="for every agent (needs canned:manage)")
+
+
+class CannedUpdateIn(_In):
+    shortcut: str | None = Field(default=None, min_length=1, max_length=64)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, max_length=10_000)
+    language: str | None = Field(default=None, max_length=16)
+
+
+class CannedOut(_Out):
+    id: int
+    shortcut: str
+    title: str
+    body: str
+    language: str | None
+    owner_agent_id: int | None
+    updated_at: datetime
+    updated_by: str
+
+
+class CannedMatchOut(CannedOut):
+    score: float
+
+
+class CannedRenderIn(_In):
+    conversation_id: int
+
+
+class CannedRenderOut(BaseModel):
+    text: str
+
+
+class PreferencesOut(BaseModel):
+    agent_id: int
+    name: str
+    email: str
+    locale: Literal["en", "es"]
+    team_id: int | None
+    team_name: str | None
+
+
+class TeamOut(_Out):
+    id: int
+    name: str
+
+
+class ChannelAccountOut(BaseModel):
+    name: str
+    type: str
+
+
+class PreferencesIn(_In):
+    locale: Literal["en", "es"]
+
+
+class CustomerInsightsOut(BaseModel):
+    """The customer panel's figures: orders (order.created events and their amounts), calls and
+    CSAT ratings from the timeline, and conversations so far."""
+
+    ltv: float | None = Field(description="sum of order amounts; None without orders")
+    orders_count: int
+    last_orders: list[TimelineEntryOut]
+    calls: list[TimelineEntryOut]
+    csat: list[TimelineEntryOut]
+    csat_average: float | None
+    conversations: int
 
 
 class BusinessEventIn(_In):

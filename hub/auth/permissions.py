@@ -20,6 +20,10 @@ class Permission(StrEnum):
     EVENTS_WRITE = "events:write"
     TOKENS_MANAGE = "tokens:manage"
     AGENTS_MANAGE = "agents:manage"
+    # The shared canned responses every agent sees (anyone who replies keeps their own).
+    CANNED_MANAGE = "canned:manage"
+    # Segments and campaigns: the marketers' side of the hub.
+    CAMPAIGNS_MANAGE = "campaigns:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,7 +43,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # Marketers see customers and delivery (for campaigns) but not agents' private notes.
     Role.MARKETER: frozenset(
-        {Permission.CUSTOMERS_READ, Permission.CONVERSATIONS_READ, Permission.EVENTS_WRITE}
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.CONVERSATIONS_READ,
+            Permission.EVENTS_WRITE,
+            Permission.CAMPAIGNS_MANAGE,
+        }
     ),
 }
 

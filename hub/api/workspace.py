@@ -22,12 +22,10 @@ from crm_core.models import Customer, CustomerEvent
 from crm_core.segments.json_sql import JsonNumber
 from hub.actions import agents as actions
 from hub.api.deps import get_hub, require
+from hub.api.live import record_frames
 from hub.api.schemas import (
     ChannelAccountOut,
-    ConversationOut,
     CustomerInsightsOut,
-    MessageOut,
-    NoteOut,
     PreferencesIn,
     PreferencesOut,
     TeamOut,
@@ -39,7 +37,7 @@ from hub.errors import ApiError
 from hub.live import LiveEvent
 from hub.runtime import Hub
 from hub.sse import sse_frame, sse_response
-from inbox.models import Agent, Conversation, Message, Note, Team
+from inbox.models import Agent, Conversation, Team
 
 router = APIRouter(prefix="/api/v1/workspace", tags=["workspace"])
 
@@ -194,21 +192,7 @@ async def live(
         async with hub.db.session() as session:
             if kind in ("conversation.assigned", "conversation.woke"):
                 return await _news_for_assignee(session, kind, payload)
-            if kind.startswith("message.") and (
-                message := await session.get(Message, payload.get("message_id"))
-            ):
-                return [sse_frame(kind, MessageOut.model_validate(message).model_dump(mode="json"))]
-            if (
-                kind == "note.created"
-                and can_read_notes
-                and (note := await session.get(Note, payload.get("note_id")))
-            ):
-                return [sse_frame(kind, NoteOut.model_validate(note).model_dump(mode="json"))]
-            if kind == "conversation.updated" and (
-                conversation := await session.get(Conversation, payload.get("conversation_id"))
-            ):
-                return [sse_frame(kind, ConversationOut.model_validate(conversation).model_dump(mode="json"))]
-        return []
+            return await record_frames(session, kind, payload, can_read_notes=can_read_notes)
 
     async def _news_for_assignee(session: AsyncSession, kind: str, payload: Mapping[str, Any]) -> list[str]:
         """A conversation newly assigned to this agent (by someone else), or one of theirs whose

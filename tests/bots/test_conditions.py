@@ -90,7 +90,7 @@ class TestSyntaxErrors:
             (
                 "city == 1",
                 "unknown name 'city' (use var., attribute., tags, channel, locale, name, "
-                'business_hours); text must be in quotes: "city" (at column 1)',
+                'business_hours, segments); text must be in quotes: "city" (at column 1)',
             ),
             ('attribute.city == "Lviv', "a text in quotes is not closed (at column 19)"),
             ("(var.rating > 3", "expected ')' to close the '(' (at column 16)"),

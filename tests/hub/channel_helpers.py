@@ -334,7 +334,8 @@ class ChatCustomer(ABC):
         return await self.says(title)
 
     async def share_phone(self, phone: str) -> list[Received]:
-        raise NotImplementedError(f"{self.channel} has no share-phone button")
+        # Only Telegram and Viber have the button (their subclasses override this).
+        raise AssertionError(f"a {self.channel} customer cannot share a phone: the channel has no button")
 
     async def _last_with_option(self, title: str) -> Received:
         for message in reversed(await self.received()):

@@ -257,12 +257,7 @@ def parse(reader: StepReader) -> AskStep | None:
         reader.problem(reader.line_of("min"), f"'min' ({minimum:g}) is above 'max' ({maximum:g})")
     retry = reader.text("retry")
     max_tries = reader.integer("max_tries", 3, low=1, high=20)
-    timeout = reader.duration("timeout")
-    on_timeout = reader.target("on_timeout")
-    if ("timeout" in reader.node) != ("on_timeout" in reader.node):
-        reader.problem(
-            reader.line, "'timeout' and 'on_timeout' go together: how long to wait, and where to go"
-        )
+    timeout, on_timeout = reader.timeout()
     on_fail = reader.target("on_fail")
     next_step = reader.target("next")
     if question is None or save_to is None:

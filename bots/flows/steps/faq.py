@@ -120,12 +120,7 @@ def parse(reader: StepReader) -> FaqStep | None:
     suggestions_text = reader.text("suggestions_text") or defaults.DID_YOU_MEAN
     none_title = reader.text("none_title") or defaults.SOMETHING_ELSE
     fallback = reader.target("fallback", required=True)
-    timeout = reader.duration("timeout")
-    on_timeout = reader.target("on_timeout")
-    if ("timeout" in reader.node) != ("on_timeout" in reader.node):
-        reader.problem(
-            reader.line, "'timeout' and 'on_timeout' go together: how long to wait, and where to go"
-        )
+    timeout, on_timeout = reader.timeout()
     next_step = reader.target("next")
     if knowledge is None or source is None or fallback is None:
         return None

@@ -188,6 +188,15 @@ class StepReader:
             self.problem(self.line_of(key), f"{key!r}: {exc}")
             return None
 
+    def timeout(self) -> tuple[timedelta | None, str | None]:
+        """A waiting step's ``timeout`` and ``on_timeout``, which go together."""
+        timeout = self.duration("timeout")
+        on_timeout = self.target("on_timeout")
+        if ("timeout" in self.node) != ("on_timeout" in self.node):
+            together = "'timeout' and 'on_timeout' go together: how long to wait, and where to go"
+            self.problem(self.line, together)
+        return timeout, on_timeout
+
     def save_target(self, value: Any, line: int, what: str) -> SaveTarget | None:
         if isinstance(value, str) and value.count(".") == 1:
             scope, key = value.split(".")

@@ -123,12 +123,7 @@ def parse(reader: StepReader) -> ShareContactStep | None:
         else DEFAULT_SAVE_TO
     )
     max_tries = reader.integer("max_tries", 3, low=1, high=20)
-    timeout = reader.duration("timeout")
-    on_timeout = reader.target("on_timeout")
-    if ("timeout" in reader.node) != ("on_timeout" in reader.node):
-        reader.problem(
-            reader.line, "'timeout' and 'on_timeout' go together: how long to wait, and where to go"
-        )
+    timeout, on_timeout = reader.timeout()
     on_fail = reader.target("on_fail")
     next_step = reader.target("next")
     if prompt is None or save_to is None:

@@ -182,12 +182,7 @@ def parse(reader: StepReader) -> WaitStep | None:
             f"'wait' takes a duration (2h), {{until: \"09:00\"}} or {{event: order.paid}}, got {raw!r}",
         )
         complete = False
-    timeout = reader.duration("timeout")
-    on_timeout = reader.target("on_timeout")
-    if ("timeout" in reader.node) != ("on_timeout" in reader.node):
-        reader.problem(
-            reader.line, "'timeout' and 'on_timeout' go together: how long to wait, and where to go"
-        )
+    timeout, on_timeout = reader.timeout()
     if "timeout" in reader.node and "event" not in kinds:
         reader.problem(
             reader.line_of("timeout"),

@@ -177,7 +177,7 @@ async def _upsert_agent(
 def create_agent_command(
     email: str = typer.Option(..., help="login email"),
     name: str = typer.Option(..., help="name shown to colleagues"),
-    role: Role = typer.Option(Role.AGENT, help="admin, agent or marketer"),
+    role: Role = typer.Option(Role.AGENT, help="admin, agent, supervisor or marketer"),
     password: str = typer.Option(
         ..., prompt=True, hide_input=True, confirmation_prompt=True, help="at least 10 characters"
     ),
@@ -199,7 +199,7 @@ def create_agent_command(
 
 @app.command("create-token")
 def create_token_command(
-    role: Role = typer.Option(..., help="admin, agent or marketer"),
+    role: Role = typer.Option(..., help="admin, agent, supervisor or marketer"),
     name: str = typer.Option("cli", help="what the token is for"),
 ) -> None:
     """Create an API token. The token is printed alone on the last line."""

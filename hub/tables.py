@@ -9,6 +9,7 @@ from bots.flows.state import FlowState
 from crm_core.models import AttributeDefinition, Consent, Customer, CustomerEvent, Identity, MergeRecord
 from crm_core.segments import Segment
 from crm_core.segments.entries import SegmentEntry, SegmentWatch
+from hub.audit import AuditEntry
 from hub.auth.models import AgentSession, ApiToken
 from hub.campaigns.models import Campaign, CampaignRun, CampaignSend
 from hub.deeplinks import DeepLinkUse
@@ -53,6 +54,7 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     Campaign,
     CampaignRun,
     CampaignSend,
+    AuditEntry,
 )
 
 metadata = SQLModel.metadata

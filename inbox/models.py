@@ -18,6 +18,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     MARKETER = "marketer"
+    # Watches the numbers (reports) and the queues; may step into any conversation.
+    SUPERVISOR = "supervisor"
 
 
 class ConversationStatus(StrEnum):

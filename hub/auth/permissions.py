@@ -24,6 +24,14 @@ class Permission(StrEnum):
     CANNED_MANAGE = "canned:manage"
     # Segments and campaigns: the marketers' side of the hub.
     CAMPAIGNS_MANAGE = "campaigns:manage"
+    # Supervisors' numbers: response times, CSAT, volumes, bot containment, campaign funnels.
+    REPORTS_READ = "reports:read"
+    # Hub setup: channel accounts, flows, teams, business hours, SLA policies.
+    SETTINGS_MANAGE = "settings:manage"
+    AUDIT_READ = "audit:read"
+    # GDPR: a customer's data as a file, and erasure.
+    CUSTOMERS_EXPORT = "customers:export"
+    CUSTOMERS_ERASE = "customers:erase"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,6 +47,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.NOTES_READ,
             Permission.NOTES_WRITE,
             Permission.EVENTS_WRITE,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.CUSTOMERS_WRITE,
+            Permission.CUSTOMERS_MERGE,
+            Permission.CONVERSATIONS_READ,
+            Permission.CONVERSATIONS_REPLY,
+            Permission.CONVERSATIONS_MANAGE,
+            Permission.NOTES_READ,
+            Permission.NOTES_WRITE,
+            Permission.EVENTS_WRITE,
+            Permission.CANNED_MANAGE,
+            Permission.REPORTS_READ,
         }
     ),
     # Marketers see customers and delivery (for campaigns) but not agents' private notes.

@@ -177,6 +177,9 @@ def test_marketer_sees_no_private_notes(
 
     page = new_page()
     log_in(page, "marketer@example.com", hub_server.password)
+    # Marketers start in campaigns; the inbox is theirs to read, from the navigation bar.
+    expect(page).to_have_url(re.compile(r"/campaigns$"))
+    page.get_by_role("navigation").get_by_role("link", name="Inbox").click()
     expect(page.locator("#me-role")).to_have_text("marketer")
     page.locator("#conversation-list li").filter(has_text="Olga Petrenko").get_by_role("button").click()
     timeline = page.get_by_role("log", name="Messages and notes")

@@ -36,7 +36,7 @@ for (const node of document.querySelectorAll("[data-text]")) node.textContent = 
 /** Where to go after signing in: a path on this site only (?next=//evil.example must not redirect away). */
 function nextPage() {
   const next = new URLSearchParams(location.search).get("next") || "";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/inbox";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
 async function signIn(event) {

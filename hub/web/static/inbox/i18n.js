@@ -10,11 +10,23 @@ export const LANGUAGES = ["en", "es"];
 let texts = {};
 let fallback = {};
 let language = "en";
+// Folders of <lang>.json files, merged in order: the inbox's (shared words: roles, times, errors,
+// navigation) and each other page's own (campaigns, reports, admin add theirs with addTexts).
+const folders = ["/static/inbox/locales"];
+
+export function addTexts(folder) {
+  if (!folders.includes(folder)) folders.push(folder);
+}
 
 async function load(lang) {
-  const response = await fetch(`/static/inbox/locales/${lang}.json`);
-  if (!response.ok) throw new Error(`missing texts for ${lang}`);
-  return response.json();
+  const parts = await Promise.all(
+    folders.map(async (folder) => {
+      const response = await fetch(`${folder}/${lang}.json`);
+      if (!response.ok) throw new Error(`missing texts for ${lang} in ${folder}`);
+      return response.json();
+    }),
+  );
+  return Object.assign({}, ...parts);
 }
 
 export async function useLanguage(lang) {

@@ -11,6 +11,7 @@ import { $, attempt, hue, initials, toast } from "./dom.js";
 import { currentLanguage, relativeTime, t, useLanguage } from "./i18n.js";
 import { loadConversations, loadLabels, refreshCounts, renderChannelFilter, renderList, wireList } from "./list.js";
 import { connectLive, unlockSound } from "./live.js";
+import { mountNav } from "./nav.js";
 import { state } from "./state.js";
 import { wireShortcuts } from "./shortcuts.js";
 import { markRead, openConversation, renderHeader, wireThread } from "./thread.js";
@@ -65,6 +66,7 @@ async function start() {
   state.prefs = state.me.agent_id !== null ? await api("/api/v1/workspace/me") : { locale: "en", team_id: null };
   await useLanguage(state.prefs.locale);
   showMe();
+  attempt(() => mountNav($("nav")));
   wireUp();
   applyComposerPermissions();
   const [agents, teams, channels] = await Promise.all([

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.attributes import coerce_attribute
 from crm_core.columns import utcnow
 from crm_core.models import AttributeDefinition, Customer, CustomerEvent, Identity, IdentityKind
+from crm_core.segments.order_summary import ORDER_EVENTS, add_order
 
 
 class CustomerNotFound(LookupError):
@@ -222,7 +223,7 @@ async def record_event(
     source: str = "",
     occurred_at: Any = None,
 ) -> CustomerEvent:
-    """Add an entry to the customer's timeline."""
+    """Add an entry to the customer's timeline (an order also counts in their order summary)."""
     customer_id = customer if isinstance(customer, int) else customer.id
     assert customer_id is not None
     event = CustomerEvent(
@@ -234,6 +235,8 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    if kind == ORDER_EVENTS.event:
+        await add_order(session, customer_id, event.payload, event.occurred_at)
     return event
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.columns import utcnow
 from crm_core.customers import get_customer, record_event
 from crm_core.models import Consent, Customer, CustomerEvent, Identity, MergeRecord
+from crm_core.segments.order_summary import rebuild_order_summaries
 
 
 class MergeError(ValueError):
@@ -75,6 +76,8 @@ async def merge_customers(
     moved: dict[str, Any] = {}
     moved["identities"] = await _move_rows(session, Identity, merged_id, survivor_id)
     moved["events"] = await _move_rows(session, CustomerEvent, merged_id, survivor_id)
+    if moved["events"]:
+        await rebuild_order_summaries(session, [survivor_id, merged_id])
     moved["consents"], moved["consents_overwritten"] = await _merge_consents(session, merged_id, survivor_id)
     for participant in participants:
         moved[participant.name] = await participant.move(session, merged_id, survivor_id)
@@ -170,6 +173,8 @@ async def undo_merge(
         ids = moved.get(key) or []
         if ids:
             await session.execute(update(model).where(model.id.in_(ids)).values(customer_id=merged.id))
+    if moved.get("events"):
+        await rebuild_order_summaries(session, [record.survivor_id, record.merged_id])
     for old in moved.get("consents_overwritten") or []:
         await session.execute(
             update(Consent)

@@ -46,9 +46,12 @@ class Segments:
         *,
         facts: Mapping[str, FactCompiler] | None = None,
         orders: OrderEvents | None = None,
+        order_summaries: bool = True,
     ) -> None:
         self.facts = dict(facts or {})
         self.orders = orders or OrderEvents()
+        # False: order figures aggregate the events even where the summaries could answer.
+        self.order_summaries = order_summaries
 
     def parse(self, data: Any) -> SegmentDefinition:
         return parse_segment(data, facts=sorted(self.facts))
@@ -58,7 +61,7 @@ class Segments:
     ) -> SegmentContext:
         rows = (await session.execute(select(AttributeDefinition.key, AttributeDefinition.type))).all()
         types: dict[str, AttributeType] = {row[0]: AttributeType(row[1]) for row in rows}
-        return SegmentContext(now or utcnow(), today, types, self.facts, self.orders)
+        return SegmentContext(now or utcnow(), today, types, self.facts, self.orders, self.order_summaries)
 
     async def count(
         self, session: AsyncSession, segment: SegmentDefinition, *, now: datetime | None = None

@@ -28,13 +28,18 @@ definition with every mistake named at its place.
         variants:                       # optional A/B split; each may override content
           - {id: a, weight: 50}
           - {id: b, weight: 50, content: {default: {en: "Spring is here: 20% off!"}}}
+
+A multi-step campaign (a journey) has ``steps:`` instead of ``content`` and ``variants``: messages,
+waits and branches on what the last message led to (hub.campaigns.journey). ``schedule: flow``
+campaigns take the customers bot flows enrol (a flow's ``campaign:`` step); event campaigns take
+them too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -42,6 +47,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bots.flows.templating import LocalText, TemplateProblem, compile_template, is_locale_key
 from crm_core.segments import SegmentDefinition, SegmentError, Segments
+from hub.campaigns.journey import Journey, SendStep, read_journey
 from hub.campaigns.rules import parse_window
 from hub.scheduler.cron import InvalidSchedule, cron_trigger
 
@@ -50,6 +56,8 @@ EVENT_KIND = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _SPAN = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
+# The step name of a single-message campaign's sends (hub.campaigns.planner.STEP).
+MESSAGE_STEP = "main"
 # The channel types a campaign can send on (voice calls cannot carry a campaign message).
 CHANNEL_TYPES = ("telegram", "viber", "whatsapp", "sms", "email", "webchat")
 CONTENT_KEYS = ("default", *CHANNEL_TYPES)
@@ -70,10 +78,11 @@ class CampaignError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
-    """When the campaign sends: ``now`` (on launch), ``at`` a time, on a ``cron`` schedule, or on
-    each business ``event`` (after ``delay``, unless ``unless`` happened meanwhile)."""
+    """When the campaign sends: ``now`` (on launch), ``at`` a time, on a ``cron`` schedule, on each
+    business ``event``, or when a bot ``flow`` enrols the customer (event and flow: after
+    ``delay``, unless ``unless`` happened meanwhile)."""
 
-    kind: str  # now | at | cron | event
+    kind: str  # now | at | cron | event | flow
     at: datetime | None = None
     cron: str | None = None
     timezone: str = "UTC"
@@ -136,6 +145,38 @@ class CampaignDefinition:
     send_window: tuple[int, int] | None = None  # minutes from midnight, customer's time
     conversion: Conversion = Conversion()
     source: Mapping[str, Any] = field(default_factory=dict)
+    # The steps of a multi-step campaign (None: one message, ``content``).
+    journey: Journey | None = None
+
+    @property
+    def takes_enrolments(self) -> bool:
+        """Whether customers enter one by one (business events and flows), not from a planned run."""
+        return self.schedule.kind in ("event", "flow")
+
+    def messages(self) -> list[tuple[str, CampaignDefinition]]:
+        """Each message the campaign can send, by step name, as a definition of its own (its
+        content, channels and variants): one ("main") for a single-message campaign, one per send
+        step of a journey. What previews, test sends and sending itself work with."""
+        if self.journey is None:
+            return [(MESSAGE_STEP, self)]
+        return [(step.name, self.for_send(step)) for step in self.journey.sends()]
+
+    def for_step(self, step: str) -> CampaignDefinition:
+        """The definition of the message a send row's ``step`` names (the campaign itself for a
+        single message, or when the journey no longer has that step)."""
+        if self.journey is None:
+            return self
+        found = self.journey.steps.get(step)
+        return self.for_send(found) if isinstance(found, SendStep) else self
+
+    def for_send(self, step: SendStep) -> CampaignDefinition:
+        return replace(
+            self,
+            content=step.content,
+            channels=step.channels or self.channels,
+            variants=step.variants or (Variant("a", 100),),
+            journey=None,
+        )
 
     def content_for(self, channel: str, variant: str) -> ChannelContent:
         """The content a customer gets on ``channel`` in ``variant``: the variant's own for the
@@ -158,6 +199,8 @@ def parse_span(value: Any) -> timedelta | None:
 
 
 # -- parsing ------------------------------------------------------------------------------------------
+
+_SCHEDULES = "now, {at: time}, {cron: expression, timezone: zone}, {event: kind} or flow"
 
 
 class _Reader:
@@ -254,8 +297,10 @@ class _Reader:
     def schedule(self, raw: Any) -> Schedule:
         if raw in (None, "now"):
             return Schedule("now")
+        if raw == "flow":
+            return Schedule("flow")
         if not isinstance(raw, Mapping):
-            self.fail("schedule", "now, {at: time}, {cron: expression, timezone: zone} or {event: kind}")
+            self.fail("schedule", _SCHEDULES)
             return Schedule("now")
         timezone = str(raw.get("timezone", "UTC"))
         try:
@@ -279,9 +324,16 @@ class _Reader:
             except InvalidSchedule as exc:
                 self.fail("schedule.cron", f"not a cron expression: {exc}")
             return Schedule("cron", cron=cron, timezone=timezone)
-        if "event" in raw:
-            event = raw["event"]
-            if not isinstance(event, str) or not EVENT_KIND.match(event):
+        if "event" in raw or "flow" in raw:
+            event = raw.get("event")
+            if "flow" in raw and raw["flow"] is not True:
+                self.fail("schedule.flow", "write `schedule: flow` or {flow: true, delay: ..., unless: ...}")
+            elif "flow" in raw and event is not None:
+                self.fail(
+                    "schedule",
+                    "either {event: kind} or {flow: true}: event campaigns take flows' customers too",
+                )
+            elif "flow" not in raw and (not isinstance(event, str) or not EVENT_KIND.match(event)):
                 self.fail("schedule.event", f"{event!r} is not an event kind such as cart.abandoned")
                 return Schedule("now")
             delay = parse_span(raw.get("delay", 0))
@@ -292,19 +344,20 @@ class _Reader:
             if unless is not None and (not isinstance(unless, str) or not EVENT_KIND.match(unless)):
                 self.fail("schedule.unless", f"{unless!r} is not an event kind such as order.created")
                 unless = None
-            return Schedule("event", event=event, delay=delay, unless=unless, timezone=timezone)
-        self.fail("schedule", "now, {at: time}, {cron: expression, timezone: zone} or {event: kind}")
+            kind = "flow" if "flow" in raw else "event"
+            return Schedule(kind, event=event, delay=delay, unless=unless, timezone=timezone)
+        self.fail("schedule", _SCHEDULES)
         return Schedule("now")
 
-    def variants(self, raw: Any) -> tuple[Variant, ...]:
+    def variants(self, raw: Any, where: str = "variants") -> tuple[Variant, ...]:
         if raw is None:
             return (Variant("a", 100),)
         if not isinstance(raw, list) or not raw:
-            self.fail("variants", "a list such as [{id: a, weight: 50}, {id: b, weight: 50, content: ...}]")
+            self.fail(where, "a list such as [{id: a, weight: 50}, {id: b, weight: 50, content: ...}]")
             return (Variant("a", 100),)
         found: list[Variant] = []
         for i, item in enumerate(raw):
-            at = f"variants[{i}]"
+            at = f"{where}[{i}]"
             if (
                 not isinstance(item, Mapping)
                 or not isinstance(item.get("id"), str)
@@ -319,10 +372,50 @@ class _Reader:
             content = self.content(item["content"], f"{at}.content") if "content" in item else {}
             found.append(Variant(item["id"], weight, content))
         if found and sum(v.weight for v in found) != 100:
-            self.fail("variants", f"the weights add up to {sum(v.weight for v in found)}, not 100")
+            self.fail(where, f"the weights add up to {sum(v.weight for v in found)}, not 100")
         if len({v.id for v in found}) != len(found):
-            self.fail("variants", "variant ids must differ")
+            self.fail(where, "variant ids must differ")
         return tuple(found) or (Variant("a", 100),)
+
+    def channels(self, raw: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(raw, list) or not raw:
+            self.fail(where, f"a preference order such as [viber, sms] (types: {', '.join(CHANNEL_TYPES)})")
+            return ()
+        for i, channel in enumerate(raw):
+            if channel not in CHANNEL_TYPES:
+                self.fail(f"{where}[{i}]", f"{channel!r} is not one of {', '.join(CHANNEL_TYPES)}")
+        if len(set(map(str, raw))) != len(raw):
+            self.fail(where, "a channel is listed twice")
+        return tuple(str(c) for c in raw if c in CHANNEL_TYPES)
+
+    def check_message(
+        self,
+        content: Mapping[str, ChannelContent],
+        variants: Sequence[Variant],
+        channels: Sequence[str],
+        where: str,
+    ) -> None:
+        """Every channel has something to send in every variant, and email has a subject."""
+        at = f"{where}.content" if where else "content"
+        for channel in channels:
+            missing = [
+                v.id
+                for v in (variants or (Variant("a", 100),))
+                if not any(k in src for src in (v.content, content) for k in (channel, "default"))
+            ]
+            if missing:
+                self.fail(at, f"nothing to send on {channel} (add {at}.{channel} or {at}.default)")
+        if "email" in channels:
+            email = content.get("email")
+            if email is None or email.subject is None:
+                self.fail(f"{at}.email", f"email needs a subject: {at}.email: {{subject: ..., text: ...}}")
+
+    def span(self, raw: Any, where: str) -> timedelta | None:
+        span = parse_span(raw)
+        if span is None or span <= timedelta(0):
+            self.fail(where, f"{raw!r} is not a duration such as 30m, 1h or 2d")
+            return None
+        return span
 
     def entry(self, raw: Any) -> Entry:
         if raw in (None, "once"):
@@ -347,7 +440,7 @@ def parse_campaign(
     reader = _Reader(segments, saved_segments)
     known = {
         "id", "name", "purpose", "audience", "schedule", "channels", "fallback_after", "entry",
-        "max_rate", "send_window", "conversion", "content", "variants",
+        "max_rate", "send_window", "conversion", "content", "variants", "steps",
     }  # fmt: skip
     unknown = set(data) - known
     if unknown:
@@ -365,31 +458,20 @@ def parse_campaign(
         purpose = Purpose.MARKETING
     audience, segment_id = reader.audience(data.get("audience"))
     schedule = reader.schedule(data.get("schedule"))
-    channels = data.get("channels")
-    if not isinstance(channels, list) or not channels:
-        reader.fail(
-            "channels", f"a preference order such as [viber, sms] (types: {', '.join(CHANNEL_TYPES)})"
-        )
-        channels = []
-    for i, channel in enumerate(channels):
-        if channel not in CHANNEL_TYPES:
-            reader.fail(f"channels[{i}]", f"{channel!r} is not one of {', '.join(CHANNEL_TYPES)}")
-    if len(set(channels)) != len(channels):
-        reader.fail("channels", "a channel is listed twice")
-    content = reader.content(data.get("content"), "content")
-    variants = reader.variants(data.get("variants"))
-    for channel in channels:
-        missing = [
-            v.id
-            for v in variants
-            if not any(k in src for src in (v.content, content) for k in (channel, "default"))
-        ]
-        if missing and channel in CHANNEL_TYPES:
-            reader.fail("content", f"nothing to send on {channel} (add content.{channel} or content.default)")
-    if "email" in channels:
-        email = content.get("email")
-        if email is None or email.subject is None:
-            reader.fail("content.email", "email needs a subject: content.email: {subject: ..., text: ...}")
+    channels = reader.channels(data.get("channels"), "channels")
+    journey = None
+    content: dict[str, ChannelContent] = {}
+    variants: tuple[Variant, ...] = (Variant("a", 100),)
+    if "steps" in data:
+        # A journey: each send step has its own content (and variants).
+        for key in ("content", "variants"):
+            if key in data:
+                reader.fail(key, f"a campaign with steps has its {key} on each send step")
+        journey = read_journey(data["steps"], reader, channels)
+    else:
+        content = reader.content(data.get("content"), "content")
+        variants = reader.variants(data.get("variants"))
+        reader.check_message(content, variants, channels, "")
     fallback = None
     if data.get("fallback_after") is not None:
         fallback = parse_span(data["fallback_after"])
@@ -441,4 +523,5 @@ def parse_campaign(
         send_window=window,
         conversion=conversion,
         source=dict(data),
+        journey=journey,
     )

@@ -4,8 +4,10 @@ became of it, and the fallback to the next channel when it does not arrive.
 - Right before sending (the outbox hook's ``check``): the campaign must not be paused or cancelled;
   a marketing message needs the customer's consent *now* (they may have texted STOP since
   planning), must respect quiet hours and the send window now, and must fit the frequency cap (at
-  most N marketing messages per customer per day / week across campaigns, counted from what was
-  actually sent). Transactional messages are exempt from the cap and quiet hours.
+  most N marketing messages per customer per day / week across campaigns, counted from what this
+  check let through, in turns per customer so two workers cannot both pass it:
+  hub.campaigns.frequency). Transactional messages are exempt from the cap and quiet hours. A
+  triggered message whose ``unless`` event happened since it was planned is not sent either.
 - After sending: the send row follows its outbox row (sent, with the provider's id) and then the
   provider's receipts (delivered, read), never moving backwards.
 - Cascade: a message that fails on one channel (the provider refuses it, or reports it failed or
@@ -21,13 +23,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.flows.templating import RenderError
 from crm_core.columns import utcnow
+from crm_core.models import CustomerEvent
 from hub.campaigns.content import render
 from hub.campaigns.definition import CampaignDefinition, Purpose
+from hub.campaigns.frequency import admit
+from hub.campaigns.journeys import wake
 from hub.campaigns.links import CampaignLinks, SendRef
 from hub.campaigns.models import Campaign, CampaignSend, CampaignStatus, SendStatus, SkipReason
 from hub.campaigns.planner import send_key
@@ -68,15 +73,16 @@ async def _load_send(session: AsyncSession, ref: dict[str, Any]) -> CampaignSend
     return (await session.execute(statement)).scalars().first()
 
 
-async def sent_recently(session: AsyncSession, customer_id: int, since: datetime) -> int:
-    """Marketing messages that reached the provider for this customer since ``since``."""
-    statement = select(func.count()).where(
-        CampaignSend.customer_id == customer_id,
-        CampaignSend.purpose == Purpose.MARKETING.value,
-        CampaignSend.sent_at.is_not(None),  # type: ignore[union-attr]
-        CampaignSend.sent_at >= since,  # type: ignore[operator]
+async def happened_since(session: AsyncSession, customer_id: int, kind: str, since: datetime) -> bool:
+    """Whether the customer's timeline has a ``kind`` event at or after ``since``."""
+    statement = select(
+        exists().where(
+            CustomerEvent.customer_id == customer_id,
+            CustomerEvent.kind == kind,
+            CustomerEvent.occurred_at >= since,
+        )
     )
-    return int((await session.execute(statement)).scalar_one())
+    return bool((await session.execute(statement)).scalar())
 
 
 class CampaignDelivery:
@@ -130,11 +136,11 @@ class CampaignDelivery:
             send.not_before = at
             session.add(send)
             return Defer(at, send.held_for.replace("_", " "))
-        if marketing:
-            cap = self.rules.frequency_cap
-            for limit, span in ((cap.per_day, timedelta(days=1)), (cap.per_week, timedelta(days=7))):
-                if limit is not None and await sent_recently(session, send.customer_id, now - span) >= limit:
-                    return Drop(SkipReason.FREQUENCY_CAP.value)
+        unless = definition.schedule.unless
+        if unless and await happened_since(session, send.customer_id, unless, send.planned_at):
+            return Drop(SkipReason.CONDITION_MET.value)
+        if marketing and not await admit(session, send, self.rules.frequency_cap, now):
+            return Drop(SkipReason.FREQUENCY_CAP.value)
         if definition.max_rate:
             bucket = self._buckets.setdefault(
                 (definition.id, definition.max_rate), TokenBucket(definition.max_rate, 1)
@@ -214,12 +220,16 @@ class CampaignDelivery:
             send.read_at = at
             send.delivered_at = send.delivered_at or at
         session.add(send)
+        # A journey waiting until the message is delivered or read goes on now.
+        await wake(session, send.customer_id, utcnow())
         return send
 
     async def fall_back(self, session: AsyncSession, send: CampaignSend, reason: str, at: datetime) -> bool:
         """Send again on the next reachable channel; when there is none the send has failed.
         Returns whether a next channel was queued."""
-        definition: CampaignDefinition = await self.definitions(session, send.campaign_id)
+        campaign: CampaignDefinition = await self.definitions(session, send.campaign_id)
+        # A journey's message has its own content and channels.
+        definition = campaign.for_step(send.step)
         reach = (await load_reach(session, [send.customer_id])).get(send.customer_id)
         route = (
             self.router.route(reach, definition.channels, send.purpose, skip=send.tried)

@@ -1,4 +1,6 @@
-"""Campaign tables: the campaigns, their planning runs, and one send row per customer per run.
+"""Campaign tables: the campaigns, their planning runs, one send row per customer per run and
+message step, the journeys customers walk through multi-step campaigns, and the per-customer row
+that makes the frequency cap hold across worker processes.
 
 A send row is the campaign's memory of one customer: which variant and channel they got, and how
 far the message went (queued -> sent -> delivered -> read, or failed / skipped with a reason), plus
@@ -120,3 +122,65 @@ class CampaignSend(SQLModel, table=True):
     clicked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     converted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revenue: float | None = None
+    # When the send-time check let it count against the customer's frequency cap (set once, under
+    # the customer's MarketingContact row lock; a fallback to another channel is the same contact).
+    admitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JourneyStatus(StrEnum):
+    ACTIVE = "active"  # at a step, waiting for ``wake_at``
+    COMPLETED = "completed"  # walked to the end
+    EXITED = "exited"  # left early; ``exit_reason`` says why
+
+
+class JourneyExit(StrEnum):
+    CONDITION_MET = "condition_met"  # the campaign's `unless` event happened (the customer ordered)
+    UNSUBSCRIBED = "unsubscribed"  # withdrew marketing consent on a channel of the journey
+    CANCELLED = "cancelled"  # the campaign was cancelled
+    STEP_REMOVED = "step_removed"  # the campaign was edited (while paused) and their step is gone
+    CUSTOMER_GONE = "customer_gone"  # the customer record no longer exists
+
+
+class CampaignJourney(SQLModel, table=True):
+    """One customer walking through a multi-step campaign (one enrolment: a launch, a firing, a
+    business event, a flow). ``step`` is where they are; the campaigns round looks at the journey
+    again at ``wake_at`` (a wait's end, or earlier when an outcome it listens for comes in)."""
+
+    __tablename__ = "campaign_journeys"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "run_key", "customer_id", name="uq_campaign_journeys_once"),
+        Index("ix_campaign_journeys_due", "status", "wake_at"),
+        Index("ix_campaign_journeys_customer", "customer_id", "status"),
+        Index("ix_campaign_journeys_campaign", "campaign_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    campaign_id: str = Field(foreign_key="campaigns.id", max_length=64)
+    run_key: str = Field(max_length=100)
+    customer_id: int = Field(foreign_key="customers.id", sa_type=BigId)
+    status: JourneyStatus = Field(default=JourneyStatus.ACTIVE, sa_type=enum_column(JourneyStatus))
+    # The step they are at (None once finished). Unnamed steps are named by their place in the
+    # definition, such as "steps[2]".
+    step: str | None = Field(default=None, max_length=200)
+    wake_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The end of the wait they are in (None: not waiting).
+    deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Whether outcomes (receipts, replies, clicks, orders) should wake the journey before wake_at.
+    listening: bool = False
+    # The latest message step sent on their path: what branches and waits look at by default.
+    last_send: str | None = Field(default=None, max_length=64)
+    entered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    exit_reason: str | None = Field(default=None, max_length=64)
+
+
+class MarketingContact(SQLModel, table=True):
+    """One row per customer the send-time check has looked at: the row every check for that
+    customer locks (an upsert) before counting, so two workers sending to the same customer at
+    the same moment take turns and the second one sees the first one's message."""
+
+    __tablename__ = "marketing_contacts"
+
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True, sa_type=BigId)
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -3,10 +3,15 @@ work the workers do for them; their results.
 
 The worker round (``tick``), safe to run in every worker process at once:
 
-1. unfinished runs are planned (hub.campaigns.planner; a crash resumes after the last batch);
-2. triggered sends whose delay passed are checked (``unless``) and queued;
-3. sends without a delivery receipt after ``fallback_after`` fall back to the next channel;
-4. one-off campaigns whose every message has left are marked completed.
+1. unfinished runs are planned (hub.campaigns.planner; a crash resumes after the last batch) — for
+   multi-step campaigns, their audience enters the journey (hub.campaigns.journeys);
+2. due journeys move on: messages sent, waits started or ended, branches taken;
+3. triggered sends whose delay passed are checked (``unless``) and queued;
+4. sends without a delivery receipt after ``fallback_after`` fall back to the next channel;
+5. one-off campaigns whose every message has left (and every journey ended) are completed.
+
+Customers enter event and flow campaigns one by one: ``on_event`` for business events, ``enrol``
+for a bot flow's ``campaign:`` step (the flows' Host callable).
 
 Runs of ``at`` and ``cron`` campaigns are created by their scheduled job (hub.campaigns.jobs), which
 the hub's scheduler runs in one elected process from a job store in the database: schedules survive
@@ -26,15 +31,35 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.flows.host import Enrolment
 from crm_core.columns import utcnow
+from crm_core.customers import record_event
 from crm_core.models import CustomerEvent
 from crm_core.segments import SegmentError, Segments, list_segments
 from hub.accounts import Accounts
 from hub.campaigns import jobs
 from hub.campaigns.definition import CampaignDefinition, CampaignError, parse_campaign
 from hub.campaigns.delivery import CampaignDelivery, cancel_pending
+from hub.campaigns.journeys import (
+    JourneyRunner,
+    already_enrolled,
+    enrol,
+    journey_counts,
+    stop_journeys,
+    wake,
+)
 from hub.campaigns.links import CampaignLinks
-from hub.campaigns.models import Campaign, CampaignRun, CampaignSend, CampaignStatus, SendStatus, SkipReason
+from hub.campaigns.models import (
+    Campaign,
+    CampaignJourney,
+    CampaignRun,
+    CampaignSend,
+    CampaignStatus,
+    JourneyExit,
+    JourneyStatus,
+    SendStatus,
+    SkipReason,
+)
 from hub.campaigns.planner import (
     _SEND_BLANK,
     STEP,
@@ -79,6 +104,9 @@ class Campaigns:
         self.router = Router(accounts)
         self.planner = Planner(db, self.router, rules, segments, batch_size=batch_size, links=links)
         self.delivery = CampaignDelivery(self.router, rules, self.definition, links)
+        self.journeys = JourneyRunner(
+            db, self.router, rules, segments, self.definition, batch_size=batch_size, links=links
+        )
         self._definitions: dict[tuple[str, datetime], CampaignDefinition] = {}
         # Set by the hub: where ``at`` and ``cron`` campaigns keep their schedule.
         self.scheduler: HubScheduler | None = None
@@ -208,6 +236,7 @@ class Campaigns:
         campaign.finished_at = utcnow()
         session.add(campaign)
         stopped = await cancel_pending(session, campaign_id)
+        await stop_journeys(session, campaign_id, JourneyExit.CANCELLED, campaign.finished_at)
         if self.scheduler is not None:
             await self.scheduler.cancel(jobs.job_id(campaign_id), session=session)
         return campaign, stopped
@@ -229,6 +258,8 @@ class Campaigns:
         triggered."""
         at = at or utcnow()
         await self._convert(session, customer_id, kind, payload, at)
+        # A journey waiting for an order (or leaving on one) goes on now.
+        await wake(session, customer_id, utcnow())
         triggered = []
         statement = select(Campaign).where(Campaign.status == CampaignStatus.SCHEDULED)
         for campaign in (await session.execute(statement)).scalars().all():
@@ -241,25 +272,91 @@ class Campaigns:
                 continue
             if not await self.segments.contains(session, definition.audience, customer_id, now=at):
                 continue
-            send = {
-                **_SEND_BLANK,
-                "campaign_id": definition.id,
-                "run_key": f"event:{event_id}",
-                "step": STEP,
-                "customer_id": customer_id,
-                "variant": variant_of(definition, customer_id),
-                "purpose": definition.purpose.value,
-                "status": SendStatus.PLANNED,
-                "not_before": at + schedule.delay,
-                "planned_at": at,
-                "tried": [],
-                "attempt": 0,
-            }
-            if customer_id in await already_reached(session, definition, [customer_id], send["run_key"], at):
-                continue
-            await write_planned(session, [Planned(send, None)])
-            triggered.append(definition.id)
+            if await self._enter(session, definition, customer_id, f"event:{event_id}", at):
+                triggered.append(definition.id)
         return triggered
+
+    async def enrol(
+        self,
+        session: AsyncSession,
+        customer_id: int,
+        campaign_id: str,
+        source: Mapping[str, str],
+        *,
+        at: datetime | None = None,
+    ) -> Enrolment:
+        """A bot flow puts the customer into an event or flow campaign (the ``campaign:`` step, through
+        the flows' Host). The enrolment is on the customer's timeline (``campaign.enrolled``, with the
+        flow and step in ``source``); its id keys the run, so each enrolment is planned once."""
+        at = at or utcnow()
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None:
+            return Enrolment(False, f"there is no campaign {campaign_id!r}")
+        if campaign.status is not CampaignStatus.SCHEDULED:
+            return Enrolment(
+                False,
+                f"the campaign {campaign_id!r} is {campaign.status.value}: it takes customers once launched",
+            )
+        try:
+            definition = await self.definition(session, campaign_id)
+        except CampaignError as exc:
+            return Enrolment(False, f"the campaign {campaign_id!r} has problems: {exc}")
+        if not definition.takes_enrolments:
+            return Enrolment(
+                False,
+                f"the campaign {campaign_id!r} sends on its own schedule ({definition.schedule.kind}); "
+                "flows enrol customers in event and flow campaigns",
+            )
+        if not await self.segments.contains(session, definition.audience, customer_id, now=at):
+            return Enrolment(False, f"the customer is not in the audience of the campaign {campaign_id!r}")
+        if await self._kept_out(session, definition, customer_id, at):
+            return Enrolment(False, f"the customer already got the campaign {campaign_id!r} (entry rule)")
+        event = await record_event(
+            session, customer_id, "campaign.enrolled", {"campaign": campaign_id, **source}, source="flow"
+        )
+        await self._enter(session, definition, customer_id, f"flow:{event.id}", at)
+        return Enrolment(True)
+
+    async def _kept_out(
+        self, session: AsyncSession, definition: CampaignDefinition, customer_id: int, at: datetime
+    ) -> bool:
+        """Whether the entry rule keeps the customer out of a new run of the campaign."""
+        check = already_enrolled if definition.journey is not None else already_reached
+        return customer_id in await check(session, definition, [customer_id], "", at)
+
+    async def _enter(
+        self,
+        session: AsyncSession,
+        definition: CampaignDefinition,
+        customer_id: int,
+        run_key: str,
+        at: datetime,
+    ) -> bool:
+        """One customer into an event or flow campaign, after its delay: a journey at its first step,
+        or the single message planned. False when the entry rule keeps them out."""
+        start = at + definition.schedule.delay
+        if definition.journey is not None:
+            return bool(
+                await enrol(session, definition, [customer_id], run_key=run_key, at=at, start_at=start)
+            )
+        send = {
+            **_SEND_BLANK,
+            "campaign_id": definition.id,
+            "run_key": run_key,
+            "step": STEP,
+            "customer_id": customer_id,
+            "variant": variant_of(definition, customer_id),
+            "purpose": definition.purpose.value,
+            "status": SendStatus.PLANNED,
+            "not_before": start,
+            "planned_at": at,
+            "tried": [],
+            "attempt": 0,
+        }
+        if customer_id in await already_reached(session, definition, [customer_id], run_key, at):
+            return False
+        await write_planned(session, [Planned(send, None)])
+        return True
 
     async def _convert(
         self, session: AsyncSession, customer_id: int, kind: str, payload: Mapping[str, Any], at: datetime
@@ -308,6 +405,7 @@ class Campaigns:
         if send is not None:
             send.replied_at = at
             session.add(send)
+            await wake(session, customer_id, utcnow())
 
     # -- the worker round --------------------------------------------------------------------------
 
@@ -316,6 +414,7 @@ class Campaigns:
     ) -> None:
         now = now or utcnow()
         await self._plan_runs(now, progress)
+        await self.journeys.advance_due(now)
         await self._promote_triggered(now)
         await self._overdue(now)
         await self._complete(now)
@@ -351,7 +450,23 @@ class Campaigns:
                 ).scalar_one()
                 return status in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED)
 
-            await self.planner.plan_run(run_id, definition, now=now, progress=progress, is_live=live)
+            await self.plan_run(run_id, definition, now=now, progress=progress, is_live=live)
+
+    async def plan_run(
+        self,
+        run_id: int,
+        definition: CampaignDefinition,
+        *,
+        now: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        is_live: Callable[[AsyncSession], Any] | None = None,
+    ) -> CampaignRun:
+        """Plan one run to its end: the single message for each customer of the audience (the
+        planner), or, for a multi-step campaign, each customer entering the journey."""
+        planner = self.journeys if definition.journey is not None else self.planner
+        return await planner.plan_run(
+            run_id, definition, now=now or utcnow(), progress=progress, is_live=is_live
+        )
 
     async def _promote_triggered(self, now: datetime, limit: int = 500) -> None:
         async with self.db.transaction() as session:
@@ -441,7 +556,15 @@ class Campaigns:
                         )
                     )
                 )
-                if not unfinished_run.scalar() and not waiting.scalar():
+                walking = await session.execute(
+                    select(
+                        exists().where(
+                            CampaignJourney.campaign_id == campaign.id,
+                            CampaignJourney.status == JourneyStatus.ACTIVE,
+                        )
+                    )
+                )
+                if not unfinished_run.scalar() and not waiting.scalar() and not walking.scalar():
                     campaign.status = CampaignStatus.COMPLETED
                     campaign.finished_at = now
                     session.add(campaign)
@@ -451,7 +574,9 @@ class Campaigns:
     async def results(self, session: AsyncSession, campaign_id: str) -> dict[str, Any]:
         """The funnel per variant (and in total): planned, skipped by reason, held, queued, sent,
         delivered, read, failed by reason, fell back to each channel, replied, clicked, converted,
-        revenue."""
+        revenue. A multi-step campaign also has ``steps`` (the funnel of each message step, in
+        total and per variant, in the journey's order) and ``journeys`` (how many entered, are
+        on their way and at which step, completed, exited and why)."""
         c = CampaignSend
         # Labelled, so GROUP BY names the same expressions (PostgreSQL compares bound parameters).
         fell_back = (c.attempt > 0).label("fell_back")
@@ -459,6 +584,7 @@ class Campaigns:
         rows = (
             await session.execute(
                 select(
+                    c.step,
                     c.variant,
                     c.status,
                     c.reason,
@@ -472,11 +598,13 @@ class Campaigns:
                     func.coalesce(func.sum(c.revenue), 0.0),
                 )
                 .where(c.campaign_id == campaign_id)
-                .group_by(c.variant, c.status, c.reason, c.channel_type, fell_back, held)
+                .group_by(c.step, c.variant, c.status, c.reason, c.channel_type, fell_back, held)
             )
         ).all()
         per_variant: dict[str, dict[str, Any]] = defaultdict(_empty_funnel)
+        per_step: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(_empty_funnel))
         for (
+            step,
             variant,
             status,
             reason,
@@ -489,9 +617,14 @@ class Campaigns:
             converted,
             revenue,
         ) in rows:
-            for key in (variant, "total"):
+            for funnel in (
+                per_variant[variant],
+                per_variant["total"],
+                per_step[step][variant],
+                per_step[step]["total"],
+            ):
                 _add(
-                    per_variant[key],
+                    funnel,
                     SendStatus(status),
                     reason,
                     channel,
@@ -503,7 +636,27 @@ class Campaigns:
                     converted,
                     revenue,
                 )
-        return {"campaign": campaign_id, "variants": {k: _finish(v) for k, v in sorted(per_variant.items())}}
+        results: dict[str, Any] = {
+            "campaign": campaign_id,
+            "variants": {k: _finish(v) for k, v in sorted(per_variant.items())},
+        }
+        try:
+            definition = await self.definition(session, campaign_id)
+        except (CampaignError, LookupError):
+            definition = None
+        if definition is not None and definition.journey is not None:
+            order = [name for name, _ in definition.messages()]
+            # Steps no longer in the definition (edited while paused) come last.
+            names = order + sorted(set(per_step) - set(order))
+            results["steps"] = {
+                name: {
+                    "total": _finish(per_step[name]["total"]),
+                    "variants": {k: _finish(v) for k, v in sorted(per_step[name].items()) if k != "total"},
+                }
+                for name in names
+            }
+            results["journeys"] = await journey_counts(session, campaign_id)
+        return results
 
 
 def _empty_funnel() -> dict[str, Any]:

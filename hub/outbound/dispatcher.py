@@ -1,80 +1,73 @@
-"""The outbox dispatcher: claims due rows, sends them through their channel adapter, records the
-outcome.
+"""The outbox dispatcher: claims due rows, sends them through their channel adapter under the shared
+rate limits, records the outcome.
 
-A claim is a lease: the row is ``sending`` with ``lease_until`` in the future and this worker's id.
-A worker that dies mid-send leaves the lease to expire; another (or the restarted one) then takes the
-row over. On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so several workers share the outbox
-without taking the same row. The outcome is written only if this worker still holds the claim.
+One worker's pipeline, every stage batched so that a thousand sends a second cost a few dozen
+transactions a second:
+
+1. claim a batch of due rows (hub/outbound/claims.py: a lease per row, SKIP LOCKED on PostgreSQL),
+   as long as fewer than ``max_in_flight`` rows are under way;
+2. per row: ask its hook (a campaign's last checks), then reserve a send time under every limit the
+   row is sent under — its account, its recipient, the hook's own (hub/outbound/reservations.py);
+   a row whose time is too far ahead goes back to the outbox to return when it is its turn;
+3. wait for that time, make sure the claim is still held, send (at most ``concurrency`` requests at
+   once);
+4. record the outcome (hub/outbound/outcomes.py): sent with the provider's id, retry with backoff,
+   failed with the reason.
 
 Exactly once: a row is marked sent in the same transaction that records the provider's id, so a
 crash before the send or while the provider has not yet answered leads to one send after restart.
-The one window left is a crash after the provider accepted but before our commit (milliseconds);
-providers without idempotency keys (Telegram, Viber, Twilio) would then get the message again.
-That window is documented in docs/architecture.md; we don't pretend it away.
+The one window left is a crash after the provider accepted but before that transaction commits
+(the send's answer plus one batch's commit, milliseconds); providers without idempotency keys
+(Telegram, Viber, Twilio) would then get the message again. That window is documented in
+docs/architecture.md; we don't pretend it away.
 
-Outcomes: success -> sent; RateLimited / TransientSendError -> retry with exponential backoff and
-jitter (at least the provider's retry-after) up to MAX_ATTEMPTS; PermanentSendError -> failed with
-the reason on the message, where the agent sees it.
+One recipient's messages leave in claim order within a worker (a lock per recipient, held from
+the reservation to the send); a row that went back to wait in line may fall behind later ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
-import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import update
 
-from channels.contract import PermanentSendError, RateLimited, SendResult, TransientSendError
+from channels.contract import PermanentSendError, RateLimited, TransientSendError
 from crm_core.columns import utcnow
 from hub import metrics
-from hub.accounts import Accounts, UnknownAccount
+from hub.accounts import Account, Accounts, UnknownAccount
 from hub.db import Database
-from hub.live import LiveEvent, LocalBus
+from hub.live import LocalBus, Subscription
+from hub.outbound.claims import Claimed, claim_due, held, next_due, renew
 from hub.outbound.enqueue import WAKE_TOPIC, outbound_from_json
 from hub.outbound.hooks import Defer, OutboxHook, Send
 from hub.outbound.models import OutboxItem, OutboxStatus
-from hub.outbound.ratelimit import RateLimiter
-from inbox.conversations import mark_failed, mark_sent
-from inbox.models import Message
+from hub.outbound.outcomes import MAX_ATTEMPTS, Failed, Outcome, Outcomes, PutBack, Retry, Sent, backoff_delay
+from hub.outbound.ratelimit import RateLimit, account_key, limits_for, limits_of
+from hub.outbound.reservations import NotYet, Reservations, Reserved
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-BASE_DELAY = 1.0
-MAX_DELAY = 300.0
+__all__ = ["MAX_ATTEMPTS", "Claimed", "Dispatcher", "backoff_delay", "default_worker_id"]
+
+# How long a stopping worker lets sends under way finish and rows waiting for their time go back.
+STOP_GRACE_SECONDS = 10.0
+# A worker claims rows of one account only as long as those it has waiting would take the
+# account's rate less than this to send: a backlog behind a slow limit stays in the outbox for the
+# next claim (or another worker) instead of filling this worker, and other accounts keep flowing.
+AHEAD_SECONDS = 5.0
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def backoff_delay(attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: about 1, 2, 4, ... seconds (capped), never less than the
-    provider's retry-after."""
-    rng = rng or random.Random()
-    exponential = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempt - 1))
-    delay = exponential * (0.5 + rng.random() / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    channel_account: str
-    recipient: str
-    attempts: int
-    payload: dict
-    message_id: int | None
-    claimed_at: float = 0.0  # time.monotonic() of the claim
 
 
 class Dispatcher:
@@ -86,8 +79,10 @@ class Dispatcher:
         *,
         worker_id: str | None = None,
         lease_seconds: float = 60.0,
-        batch_size: int = 50,
-        concurrency: int = 16,
+        batch_size: int = 200,
+        concurrency: int = 64,
+        max_in_flight: int = 1000,
+        horizon_seconds: float = 0.02,
         idle_poll_seconds: float = 1.0,
         hooks: Sequence[OutboxHook] = (),
     ) -> None:
@@ -97,85 +92,233 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
+        self.max_in_flight = max_in_flight
         self.idle_poll_seconds = idle_poll_seconds
-        self.limiter = RateLimiter()
         self.hooks = tuple(hooks)
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.horizon = horizon_seconds
+        self.reservations = Reservations(db)
+        self.outcomes = Outcomes(db, bus)
+        self._sending = asyncio.Semaphore(concurrency)
+        # Hook checks are database transactions of their own; a few at a time keep the pool free.
+        self._checking = asyncio.Semaphore(max(1, min(concurrency, 8)))
         self._recipient_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        # Rows claimed and not yet settled, per channel account.
+        self._waiting: Counter[str] = Counter()
+        # This worker's messages waiting for their turn under a limit, by the limit's key.
+        self._lines: dict[str, asyncio.Lock] = {}
+        # The quickest answer of each account's provider so far (seconds).
+        self._fastest: dict[str, float] = {}
+        self._room = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Dispatch until cancelled; wakes on new outbox rows and polls for due retries."""
-        with self.bus.subscribe(WAKE_TOPIC) as wake:
-            while True:
-                try:
-                    sent = await self.dispatch_due()
-                except Exception:
-                    log.exception("outbox dispatch round failed; retrying")
-                    sent = 0
-                if sent == 0:
-                    await wake.get(wait_seconds=self.idle_poll_seconds)
+        """Dispatch until cancelled; wakes on new outbox rows and polls for due retries. Claims
+        the next batch while the previous ones are still being sent."""
+        try:
+            with self.bus.subscribe(WAKE_TOPIC) as wake:
+                while True:
+                    room = self.max_in_flight - len(self._in_flight)
+                    if room < min(self.batch_size, self.max_in_flight) // 2:
+                        self._room.clear()
+                        await self._room.wait()
+                        continue
+                    try:
+                        claimed = await self.claim(min(self.batch_size, room))
+                    except Exception:
+                        log.exception("claiming outbox rows failed; retrying")
+                        claimed = []
+                    for item in claimed:
+                        task = asyncio.create_task(self._deliver(item))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._finished)
+                    if not claimed:
+                        await self._idle(wake)
+        finally:
+            await self._wind_down()
 
-    async def claim(self) -> list[Claimed]:
-        now = utcnow()
-        due = (
-            select(OutboxItem.id)
-            .where(
-                or_(
-                    (OutboxItem.status == OutboxStatus.PENDING) & (OutboxItem.next_attempt_at <= now),
-                    (OutboxItem.status == OutboxStatus.SENDING) & (OutboxItem.lease_until < now),
-                )
-            )
-            .order_by(OutboxItem.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
+    async def _idle(self, wake: Subscription) -> None:
+        """Nothing due: sleep until a new row is announced, a row under way settles (it may have
+        gone back in line), or the next row waiting is due."""
+        seconds = await self._idle_seconds()
+        self._room.clear()
+        announced = asyncio.ensure_future(wake.get(wait_seconds=seconds))
+        settled = asyncio.ensure_future(self._room.wait())
+        try:
+            await asyncio.wait((announced, settled), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            announced.cancel()
+            settled.cancel()
+
+    async def _idle_seconds(self) -> float:
+        """How long to sleep with nothing due: until the next row waiting in line is due (the
+        line must not stall for a poll), at most ``idle_poll_seconds``."""
+        try:
+            due = await next_due(self.db)
+        except Exception:
+            log.exception("reading when the next outbox row is due failed")
+            return self.idle_poll_seconds
+        if due is None:
+            return self.idle_poll_seconds
+        return min(self.idle_poll_seconds, max(0.005, (due - utcnow()).total_seconds()))
+
+    async def claim(self, limit: int | None = None) -> list[Claimed]:
+        claimed = await claim_due(
+            self.db, self.worker_id, limit or self.batch_size, self.lease, self._full_accounts()
         )
-        async with self.db.transaction() as session:
-            ids = list((await session.execute(due)).scalars())
-            if not ids:
-                return []
-            rows = await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id.in_(ids))
-                .values(
-                    status=OutboxStatus.SENDING,
-                    lease_until=now + self.lease,
-                    claimed_by=self.worker_id,
-                    attempts=OutboxItem.attempts + 1,
-                )
-                .returning(
-                    OutboxItem.id,
-                    OutboxItem.channel_account,
-                    OutboxItem.recipient,
-                    OutboxItem.attempts,
-                    OutboxItem.payload,
-                    OutboxItem.message_id,
-                )
-            )
-            claimed_at = time.monotonic()
-            claimed = [Claimed(*row, claimed_at=claimed_at) for row in rows]
-        claimed.sort(key=lambda c: c.id)
+        self._waiting.update(item.channel_account for item in claimed)
         return claimed
 
+    def _full_accounts(self) -> list[str]:
+        """Accounts of which this worker has AHEAD_SECONDS' worth of rows waiting already."""
+        full = []
+        for name, waiting in self._waiting.items():
+            try:
+                rate = limits_of(self.accounts.get(name)).per_second
+            except UnknownAccount:
+                continue
+            if waiting >= max(1, math.ceil(rate * AHEAD_SECONDS)):
+                full.append(name)
+        return full
+
     async def dispatch_due(self) -> int:
-        """Claim one batch and send it. Returns how many rows were claimed."""
+        """Claim one batch and send it, outcomes recorded (for one-off sending and tests; ``run``
+        is the worker's loop). Returns how many rows were claimed."""
         claimed = await self.claim()
         if claimed:
-            await asyncio.gather(*(self._send_one(item) for item in claimed))
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
         return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._room.set()
+
+    async def _wind_down(self) -> None:
+        """Stopping: rows still waiting for their time go back to the outbox at once (no lease to
+        wait out); sends under way finish and are recorded."""
+        self._stopping.set()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE_SECONDS)
+        for task in list(self._in_flight):
+            task.cancel()
 
     def _hook_for(self, item: Claimed) -> OutboxHook | None:
         return next((hook for hook in self.hooks if hook.concerns(item.payload)), None)
 
-    async def _checked(self, item: Claimed, hook: OutboxHook) -> bool:
-        """Ask the row's hook whether it may leave now; defer or drop it when not."""
-        async with self.db.transaction() as session:
+    async def _deliver(self, item: Claimed) -> None:
+        hook = self._hook_for(item)
+        key = (item.channel_account, item.recipient)
+        # Per-recipient lock, taken in claim order: one recipient's messages leave in order.
+        lock = self._recipient_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                outcome = await self._attempt(item, hook)
+            if outcome is not None:
+                await self.outcomes.record(item, outcome, hook)
+        except Exception:
+            log.exception("outbox %s: sending failed; the row is due again when its lease runs out", item.id)
+        finally:
+            self._waiting[item.channel_account] -= 1
+            if self._waiting[item.channel_account] <= 0:
+                del self._waiting[item.channel_account]
+            if not lock.locked() and len(self._recipient_locks) > 10_000:
+                self._recipient_locks = {k: v for k, v in self._recipient_locks.items() if v.locked()}
+
+    async def _attempt(self, item: Claimed, hook: OutboxHook | None) -> Outcome | None:
+        """Send one row; its outcome to record, or None when there is nothing left to record (a
+        hook held or dropped it, or the claim was lost)."""
+        if self._stopping.is_set():
+            return PutBack(utcnow(), "the worker stopped before sending it")
+        try:
+            account = self.accounts.get(item.channel_account)
+        except UnknownAccount:
+            return Failed(f"channel account {item.channel_account!r} is no longer configured")
+        limits = limits_for(account, item.recipient)
+        if hook is not None:
+            verdict = await self._check(item, hook)
+            if verdict is None:
+                return None
+            limits += verdict.limits
+        reserved = await self._reserve(limits)
+        if not isinstance(reserved, Reserved):
+            return reserved
+        if not await self._still_ours(item):
+            log.warning("outbox %s: lease ran out while waiting to send; another dispatcher has it", item.id)
+            return None
+        started = time.monotonic()
+        outcome = await self._send(item, account)
+        answered = time.monotonic()
+        # When did it arrive? Before the answer, by about the quickest answer this account gave:
+        # the rest is the way back and the provider's own time. (The first send of an account has
+        # no quickest answer yet: its whole wait counts, connecting included.) An estimate on the
+        # late side: a late-looking send costs a little rate, a missed late one a second too full.
+        fastest = self._fastest.get(account.name, 0.0)
+        self._fastest[account.name] = min(answered - started, self._fastest.get(account.name, float("inf")))
+        # Whatever its outcome, the request reached the provider: if that was late, the messages a
+        # window after it must keep their distance from when it really went.
+        for key, hold in reserved.holds_if_late(answered - fastest):
+            await self.reservations.hold(key, hold)
+        return outcome
+
+    async def _reserve(self, limits: tuple[RateLimit, ...]) -> Reserved | PutBack:
+        """A send time under ``limits``, waited for; or the row goes back to the outbox (its time is
+        further off than a third of the lease, or the worker is stopping).
+
+        A message told "not yet" waits in this worker's line for its account: only the head of the
+        line asks again, when its time is near; the next asks once the head has its time. So a
+        backlog asks about once per message, and the moment the limit has room someone is asking."""
+        reserved = await self.reservations.reserve(limits, self.horizon)
+        if isinstance(reserved, NotYet):
+            async with self._lines.setdefault(limits[0].key, asyncio.Lock()):
+                while isinstance(reserved, NotYet):
+                    if reserved.deadline - time.monotonic() > self.lease.total_seconds() / 3:
+                        return PutBack(reserved.at, f"waiting for the rate limit ({_names(limits)})")
+                    # Ask again when the time is within reach.
+                    if not await self._wait_until(reserved.deadline - self.horizon / 2):
+                        return PutBack(utcnow(), "the worker stopped before sending it")
+                    reserved = await self.reservations.reserve(limits, self.horizon)
+        if not await self._wait_until(reserved.deadline):
+            return PutBack(utcnow(), "the worker stopped before sending it")
+        return reserved
+
+    async def _wait_until(self, deadline: float) -> bool:
+        """Sleep until ``deadline`` (monotonic); False if the worker is stopping meanwhile."""
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        return not self._stopping.is_set()
+
+    async def _send(self, item: Claimed, account: Account) -> Outcome:
+        outbound = outbound_from_json(item.payload)
+        async with self._sending:
+            try:
+                result = await account.adapter.send(outbound)
+            except RateLimited as exc:
+                if exc.retry_after:
+                    # The provider said to slow down: every worker holds off this account.
+                    await self.reservations.pause(account_key(account.name), exc.retry_after)
+                return Retry(str(exc), exc.retry_after, "rate_limited")
+            except TransientSendError as exc:
+                return Retry(str(exc), exc.retry_after, "transient")
+            except PermanentSendError as exc:
+                return Failed(str(exc))
+            except Exception as exc:
+                # An adapter bug: retry like a transient error, so a fix and restart still sends it.
+                log.exception("adapter %s raised unexpectedly", account.name)
+                return Retry(f"unexpected error: {type(exc).__name__}: {exc}", None, "error")
+        return Sent(result)
+
+    async def _check(self, item: Claimed, hook: OutboxHook) -> Send | None:
+        """Ask the row's hook whether it may leave now; defer or drop it when not (None)."""
+        async with self._checking, self.db.transaction() as session:
             verdict = await hook.check(session, item.payload)
             if isinstance(verdict, Send):
-                return True
+                return verdict
             if isinstance(verdict, Defer):
                 await session.execute(
                     update(OutboxItem)
-                    .where(self._ours(item))
+                    .where(held(item))
                     .values(
                         status=OutboxStatus.PENDING,
                         next_attempt_at=verdict.until,
@@ -185,158 +328,26 @@ class Dispatcher:
                         last_error=f"held: {verdict.reason}",
                     )
                 )
-                return False
+                return None
             updated = await session.execute(
                 update(OutboxItem)
-                .where(self._ours(item))
+                .where(held(item))
                 .values(status=OutboxStatus.CANCELLED, lease_until=None, last_error=verdict.reason)
             )
             if updated.rowcount:  # type: ignore[attr-defined]
                 await hook.dropped(session, item.payload, verdict.reason)
         metrics.OUTBOX_SENT.labels(item.channel_account, "cancelled").inc()
-        return False
-
-    async def _send_one(self, item: Claimed) -> None:
-        # Per-recipient lock, taken in claim order: one recipient's messages leave in order.
-        lock = self._recipient_locks.setdefault((item.channel_account, item.recipient), asyncio.Lock())
-        # The recipient lock first: a queue of messages to one slow chat must not fill every slot.
-        async with lock, self._semaphore:
-            hook = self._hook_for(item)
-            if hook is not None and not await self._checked(item, hook):
-                return
-            try:
-                account = self.accounts.get(item.channel_account)
-            except UnknownAccount:
-                await self._fail(item, f"channel account {item.channel_account!r} is no longer configured")
-                return
-            limits = account.adapter.rate_limits
-            account_bucket = self.limiter.account(account.name, limits.per_second, limits.burst)
-            await account_bucket.acquire()
-            if limits.per_recipient_per_second:
-                await self.limiter.recipient(
-                    account.name, item.recipient, limits.per_recipient_per_second
-                ).acquire()
-            if not await self._still_ours(item):
-                log.warning(
-                    "outbox %s: lease ran out while waiting to send; another dispatcher has it", item.id
-                )
-                return
-            outbound = outbound_from_json(item.payload)
-            try:
-                result = await account.adapter.send(outbound)
-            except RateLimited as exc:
-                if exc.retry_after:
-                    account_bucket.pause(exc.retry_after)
-                await self._retry(item, str(exc), exc.retry_after, "rate_limited")
-            except TransientSendError as exc:
-                await self._retry(item, str(exc), exc.retry_after, "transient")
-            except PermanentSendError as exc:
-                await self._fail(item, str(exc))
-            except Exception as exc:
-                # An adapter bug: retry like a transient error, so a fix and restart still sends it.
-                log.exception("adapter %s raised unexpectedly", account.name)
-                await self._retry(item, f"unexpected error: {type(exc).__name__}: {exc}", None, "error")
-            else:
-                await self._succeed(item, result)
-        if len(self._recipient_locks) > 10_000:
-            self._recipient_locks = {k: v for k, v in self._recipient_locks.items() if v.locked()}
+        return None
 
     async def _still_ours(self, item: Claimed) -> bool:
-        """Renew the claim right before sending, if it has not expired: waiting for rate limits can
-        take long, and a row whose lease ran out may already be in another dispatcher's hands. A
-        claim taken moments ago is certainly still ours; that common case costs no round trip."""
+        """Renew the claim right before sending, if it has not expired: waiting for a hook or a
+        rate limit can take long, and a row whose lease ran out may already be in another
+        dispatcher's hands. A claim taken moments ago is certainly still ours; that common case
+        costs no round trip."""
         if time.monotonic() - item.claimed_at < self.lease.total_seconds() / 3:
             return True
-        now = utcnow()
-        async with self.db.transaction() as session:
-            renewed = await session.execute(
-                update(OutboxItem)
-                .where(self._ours(item) & (OutboxItem.lease_until > now))
-                .values(lease_until=now + self.lease)
-            )
-        return bool(renewed.rowcount)  # type: ignore[attr-defined]
-
-    def _ours(self, item: Claimed) -> ColumnElement[bool]:
-        """This worker still holds this claim (not taken over after a lease expiry)."""
-        return (
-            (OutboxItem.id == item.id)
-            & (OutboxItem.claimed_by == self.worker_id)
-            & (OutboxItem.status == OutboxStatus.SENDING)
-            & (OutboxItem.attempts == item.attempts)
-        )
-
-    async def _succeed(self, item: Claimed, result: SendResult) -> None:
-        now = utcnow()
-        provider_id = result.provider_message_ids[0] if result.provider_message_ids else None
-        events: list[LiveEvent] = []
-        async with self.db.transaction() as session:
-            updated = await session.execute(
-                update(OutboxItem)
-                .where(self._ours(item))
-                .values(
-                    status=OutboxStatus.SENT,
-                    sent_at=now,
-                    provider_message_id=provider_id,
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
-            if updated.rowcount == 0:  # type: ignore[attr-defined]
-                log.warning("outbox %s: claim lost before recording success (lease expired?)", item.id)
-                return
-            if item.message_id is not None:
-                message = await mark_sent(session, item.message_id, result.provider_message_ids, now)
-                if message is not None:
-                    events.append(_message_updated(message))
-            hook = self._hook_for(item)
-            if hook is not None:
-                await hook.sent(session, item.payload, provider_id, now)
-        metrics.OUTBOX_SENT.labels(item.channel_account, "sent").inc()
-        await self.bus.publish_all(events)
-
-    async def _retry(self, item: Claimed, reason: str, retry_after: float | None, kind: str) -> None:
-        if item.attempts >= MAX_ATTEMPTS:
-            await self._fail(item, f"gave up after {item.attempts} attempts: {reason}")
-            return
-        delay = backoff_delay(item.attempts, retry_after)
-        log.info("outbox %s attempt %s failed (%s); retrying in %.1fs", item.id, item.attempts, reason, delay)
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxItem)
-                .where(self._ours(item))
-                .values(
-                    status=OutboxStatus.PENDING,
-                    next_attempt_at=utcnow() + timedelta(seconds=delay),
-                    lease_until=None,
-                    last_error=reason,
-                )
-            )
-        metrics.OUTBOX_SENT.labels(item.channel_account, kind).inc()
-
-    async def _fail(self, item: Claimed, reason: str) -> None:
-        events: list[LiveEvent] = []
-        async with self.db.transaction() as session:
-            updated = await session.execute(
-                update(OutboxItem)
-                .where(self._ours(item))
-                .values(status=OutboxStatus.FAILED, lease_until=None, last_error=reason)
-            )
-            if updated.rowcount == 0:  # type: ignore[attr-defined]
-                return
-            if item.message_id is not None:
-                message = await mark_failed(session, item.message_id, reason)
-                if message is not None:
-                    events.append(_message_updated(message))
-            hook = self._hook_for(item)
-            if hook is not None:
-                await hook.failed(session, item.payload, reason, utcnow())
-        log.warning("outbox %s failed permanently: %s", item.id, reason)
-        metrics.OUTBOX_SENT.labels(item.channel_account, "failed").inc()
-        await self.bus.publish_all(events)
+        return await renew(self.db, item, self.lease)
 
 
-def _message_updated(message: Message) -> LiveEvent:
-    return LiveEvent(
-        "inbox",
-        {"type": "message.updated", "message_id": message.id, "conversation_id": message.conversation_id},
-    )
+def _names(limits: tuple[RateLimit, ...]) -> str:
+    return ", ".join(limit.key for limit in limits)

@@ -5,6 +5,11 @@ before it leaves (consent withdrawn since planning, the frequency cap, a paused 
 campaign must learn how it went. A hook ``concerns`` the rows it recognises by their payload (no
 database round trip for the others), ``check``s them before sending, and hears about their outcome
 in the same transaction that records it in the outbox.
+
+A hook may put a row under rate limits of its own besides its channel account's (a campaign's
+``max_rate``): ``Send(limits=(RateLimit("campaign:spring", 30),))``. Those hold across every worker
+like the account's (hub/outbound/ratelimit.py); a hook must not wait for a rate itself, since its
+``check`` runs inside a transaction.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.outbound.ratelimit import RateLimit
+
 
 @dataclass(frozen=True)
 class Send:
-    """Go ahead."""
+    """Go ahead, within ``limits`` as well as the channel account's."""
+
+    limits: tuple[RateLimit, ...] = ()
 
 
 @dataclass(frozen=True)

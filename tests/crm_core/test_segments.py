@@ -1,5 +1,8 @@
 """Segments evaluated in SQL on both backends, against a small population whose expected members
-are worked out by hand; and definitions with mistakes, each reported at its place."""
+are worked out by hand; and definitions with mistakes, each reported at its place.
+
+Every case runs twice: with order figures read from the order summaries (the default) and with
+them aggregated from the order events, which must agree — also after a merge and its undo."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy import func, select
 from crm_core.columns import utcnow
 from crm_core.consent import set_consent
 from crm_core.customers import attach_identity, record_event, resolve_identity, set_tags, update_attributes
+from crm_core.merge import merge_customers, undo_merge
 from crm_core.models import AttributeDefinition, AttributeType, Customer, IdentityKind
 from crm_core.segments import SegmentError, Segments, parse_segment
 from crm_core.segments.sql import FactCompiler
@@ -150,6 +154,24 @@ CASES: list[tuple[str, list[Any], set[str]]] = [
     ("monetary within", [{"ltv": {"gte": 100}, "within": "30 days"}], {"ana"}),
     ("orders (frequency)", [{"orders": 1}], {"dee"}),
     ("aov", [{"aov": {"gt": 100}}], {"ana"}),
+    ("aov of an order whose amount is not a number", [{"aov": {"lt": 1}}], {"dee"}),
+    ("ltv 0: non-buyers and a broken amount", [{"ltv": {"eq": 0}}], {"bob", "dee"}),
+    ("no event ever", [{"no_event": "order.created"}], {"bob"}),
+    (
+        "event count within (from the events)",
+        [{"event": "order.created", "within": "30 days", "count": 1}],
+        {"ana"},
+    ),
+    (
+        "event sum of another payload field (from the events)",
+        [{"event": "order.created", "sum": {"total": {"gte": 0}}}],
+        {"ana", "bob", "dee"},
+    ),
+    (
+        "all-time and windowed figures together",
+        [{"orders": {"gte": 1}}, {"ltv": {"gte": 100}, "within": "30 days"}],
+        {"ana"},
+    ),
     ("recency", [{"days_since_last_order": {"gte": 60}}], {"dee"}),
     ("recency, recent", [{"days_since_last_order": {"lte": 10}}], {"ana"}),
     (
@@ -175,6 +197,34 @@ async def test_segment_members(hub: Hub, title: str, conditions: list[Any], expe
 
     facts: dict[str, FactCompiler] = {"open_conversation": open_conversation}
     assert await _members(hub, Segments(facts=facts), conditions, ids) == expected, title
+    from_events = Segments(facts=facts, order_summaries=False)
+    assert await _members(hub, from_events, conditions, ids) == expected, f"{title} (from the events)"
+
+
+MERGE_CASES: list[tuple[list[Any], set[str], set[str]]] = [
+    # conditions, members once dee is merged into bob, members after the undo
+    ([{"orders": 1}], {"bob"}, {"dee"}),
+    ([{"days_since_last_order": {"gte": 60}}], {"bob"}, {"dee"}),
+    ([{"event": "order.created"}], {"ana", "bob"}, {"ana", "dee"}),
+    ([{"no_event": "order.created"}], set(), {"bob"}),
+    ([{"ltv": {"eq": 0}}], {"bob"}, {"bob", "dee"}),
+    ([{"ltv": {"gte": 200}}, {"orders": {"gte": 2}}], {"ana"}, {"ana"}),
+]
+
+
+async def test_order_figures_follow_a_merge_and_its_undo(hub: Hub) -> None:
+    """dee's one order (amount not a number, 100 days ago) moves to bob, who had none, and back."""
+    ids = await _population(hub)
+    async with hub.db.transaction() as session:
+        merge_id = (await merge_customers(session, ids["bob"], ids["dee"], by="test")).id
+    for segments in (Segments(), Segments(order_summaries=False)):
+        for conditions, merged, _ in MERGE_CASES:
+            assert await _members(hub, segments, conditions, ids) == merged, conditions
+    async with hub.db.transaction() as session:
+        await undo_merge(session, merge_id, by="test")
+    for segments in (Segments(), Segments(order_summaries=False)):
+        for conditions, _, undone in MERGE_CASES:
+            assert await _members(hub, segments, conditions, ids) == undone, conditions
 
 
 async def test_contains_and_sample(hub: Hub) -> None:

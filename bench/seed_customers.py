@@ -25,8 +25,9 @@ from hub.tables import metadata
 
 # Copied per customer, in foreign-key order.
 CUSTOMER_TABLES = ("customers", "identities", "conversations", "messages", "customer_events", "flow_states")
-# Written while processing a message but not part of the customer's state.
-BOOKKEEPING_TABLES = frozenset({"raw_events", "outbox", "alembic_version"})
+# Written while processing a message, or hub settings written at start (the business hours seeded from
+# hub.yaml), but not part of the customer's state.
+BOOKKEEPING_TABLES = frozenset({"raw_events", "outbox", "alembic_version", "business_hours"})
 CHUNK = 2000
 
 

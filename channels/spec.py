@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from channels.contract import ChannelAdapter, ChannelContext
 
@@ -23,6 +23,10 @@ class ChannelSettings(BaseModel):
 
     type: str
     api_base: str | None = None
+    # Messages per second the outbox may send through this account, for all workers together.
+    # Unset: the channel's own limit (Telegram 30, an SMS number 1, ...); set it to what the provider
+    # granted this account (a Twilio short code or bought throughput, Telegram paid broadcasts).
+    rate_per_second: float | None = Field(default=None, gt=0)
 
 
 @dataclass(frozen=True)

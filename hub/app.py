@@ -21,7 +21,11 @@ from hub.api import (
     flows,
     health,
     live,
+    privacy,
+    reports,
     segments,
+    sla,
+    teams_queue,
     webhooks,
 )
 from hub.config import HubConfig, load_config
@@ -86,7 +90,11 @@ def create_app(
         attributes.router,
         conversations.router,
         events.router,
+        sla.router,
+        teams_queue.router,
         admin.router,
+        privacy.router,
+        reports.router,
         flows.router,
         segments.router,
         campaigns.router,

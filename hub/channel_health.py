@@ -107,8 +107,19 @@ async def check_channels(settings: Settings, *, request_seconds: float = REQUEST
         config = load_config(settings.hub_config)
     except ConfigError as exc:
         return Report(source=str(settings.hub_config), config_problems=tuple(exc.problems))
+    return await check_config(config, request_seconds=request_seconds)
+
+
+async def check_config(
+    config: HubConfig, *, ask_providers: bool = True, request_seconds: float = REQUEST_SECONDS
+) -> Report:
+    """Check every channel account of an already loaded configuration (the running hub's, for the
+    admin screens). Without ``ask_providers`` only what needs no network: webhook URLs and advice."""
     accounts = await asyncio.gather(
-        *(_check_account(config, name, channel, request_seconds) for name, channel in config.channels.items())
+        *(
+            _check_account(config, name, channel, request_seconds, ask_providers)
+            for name, channel in config.channels.items()
+        )
     )
     return Report(
         source=config.source,
@@ -134,11 +145,11 @@ def public_url_problems(config: HubConfig) -> list[str]:
 
 
 async def _check_account(
-    config: HubConfig, name: str, channel: ChannelSettings, request_seconds: float
+    config: HubConfig, name: str, channel: ChannelSettings, request_seconds: float, ask_providers: bool = True
 ) -> AccountReport:
     context = _context(config, name, request_seconds)
     webhook_url = context.webhook_url(channel.type)
-    problems = await _provider_problems(channel, context, webhook_url)
+    problems = await _provider_problems(channel, context, webhook_url) if ask_providers else []
     hidden = _secrets(channel)
     return AccountReport(
         name=name,
@@ -390,6 +401,11 @@ def _secrets(model: BaseModel) -> set[str]:
         elif isinstance(value, BaseModel):
             found |= _secrets(value)
     return found
+
+
+def without_secrets(text: str, channel: ChannelSettings) -> str:
+    """``text`` (a provider's error, say) with the account's secrets masked, safe to show anyone."""
+    return _redact(text, _secrets(channel))
 
 
 def _redact(text: str, hidden: Iterable[str]) -> str:

@@ -54,6 +54,8 @@ class HubConfig:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     default_region: str | None = None
     marketing: MarketingRules = field(default_factory=MarketingRules)
+    # Without bot flows, new conversations go straight to this team (hub/routing.py).
+    default_team: str | None = None
     source: str = "<memory>"
 
 
@@ -133,7 +135,16 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a mapping of settings (public_url, channels, ...)"])
-    known = {"public_url", "flows_dir", "channels", "teams", "business_hours", "default_region", "marketing"}
+    known = {
+        "public_url",
+        "flows_dir",
+        "channels",
+        "teams",
+        "business_hours",
+        "default_region",
+        "marketing",
+        "default_team",
+    }
     problems.extend(f"{key}: unknown setting" for key in data if key not in known)
     data = _substitute(data, "", env, problems)
 
@@ -172,6 +183,12 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         teams_raw = list(teams_raw)
     teams = tuple(str(t) for t in teams_raw)
 
+    default_team = data.get("default_team")
+    if default_team is not None and (not isinstance(default_team, str) or not default_team.strip()):
+        problems.append("default_team: expected a team name, e.g. support")
+        default_team = None
+    elif default_team is not None and teams and default_team not in teams:
+        problems.append(f"default_team: {default_team!r} is not one of teams ({', '.join(teams)})")
     hours = _parse_hours(data.get("business_hours"), problems)
     marketing = _parse_marketing(data.get("marketing"), hours.timezone, problems)
     if problems:
@@ -184,6 +201,7 @@ def parse_config(data: Any, source: str = "<memory>", env: Mapping[str, str] | N
         business_hours=hours,
         default_region=data.get("default_region"),
         marketing=marketing,
+        default_team=default_team.strip() if default_team else None,
         source=source,
     )
 

@@ -5,9 +5,10 @@ Inbound messages reach the engine through FlowBot like any bot (hub/inbound/appl
 here runs inside the caller's transaction; live events are published by the caller after commit.
 
 What flows need of the hub comes in through bots.flows.host.Host, built here from hub.yaml: deep
-links to the configured Telegram/Viber bots (signed with the hub's secret) and the account that sends
-on each channel type. The media store, where the images of replies go (QR codes), rides on the
-engine (HubFlowEngine) so events and timeouts can store them like inbound turns do.
+links to the configured Telegram/Viber bots (signed with the hub's secret), the account that sends
+on each channel type, and enrolment in campaigns (the hub's campaigns service). The media store,
+where the images of replies go (QR codes), rides on the engine (HubFlowEngine) so events and
+timeouts can store them like inbound turns do.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.flows import FlowEngine, FlowResult, FlowSet, Handoff, load_flows, weekly_hours
-from bots.flows.host import Host
+from bots.flows.host import CampaignEnroller, Host
 from bots.flows.state import FlowState
 from bots.flows.validate import flow_files
 from bots.turn import BotReply
@@ -32,9 +33,11 @@ from hub.db import Database
 from hub.inbound.apply import ReplyTarget, inbox_event, queue_bot_reply
 from hub.live import LiveEvent
 from hub.media import MediaStore
+from hub.routing import announcements, settle
 from hub.segments import segments_for
 from inbox import conversations as inbox
 from inbox.models import AuthorKind, Conversation, ConversationStatus, Direction, Message, Team
+from inbox.reports.handoff_log import record_handoff
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,11 @@ def media_of(engine: FlowEngine) -> MediaStore | None:
 
 
 def build_flow_engine(
-    config: HubConfig, *, secret_key: bytes | None = None, media: MediaStore | None = None
+    config: HubConfig,
+    *,
+    secret_key: bytes | None = None,
+    media: MediaStore | None = None,
+    enrol: CampaignEnroller | None = None,
 ) -> FlowEngine | None:
     """The engine over the configured flows folder, or None when it holds no flows. Raises
     bots.flows.FlowError (every problem, with file and line) when any flow is invalid: the hub
@@ -77,12 +84,12 @@ def build_flow_engine(
         media=media,
         business_hours=weekly_hours(hours.timezone, hours.weekly),
         default_region=config.default_region,
-        host=flow_host(config, secret_key),
+        host=flow_host(config, secret_key, enrol),
         timezone=hours.timezone,
     )
 
 
-def flow_host(config: HubConfig, secret_key: bytes | None) -> Host:
+def flow_host(config: HubConfig, secret_key: bytes | None, enrol: CampaignEnroller | None = None) -> Host:
     """What flows get from the hub (bots.flows.host): the first account of each channel type in
     hub.yaml sends that type's replies, and deep links open its Telegram bot or Viber chat."""
     first_of_type: dict[str, str] = {}
@@ -116,12 +123,15 @@ def flow_host(config: HubConfig, secret_key: bytes | None) -> Host:
         deep_link=deep_link if secret_key is not None else None,
         account_for=first_of_type.get,
         segments_of=segments_of,
+        enrol=enrol,
     )
 
 
 async def hand_to_people(session: AsyncSession, conversation_id: int, handoff: Handoff) -> None:
     """FlowBot's on_handoff: the bot goes quiet, the conversation goes to the team (created on first
-    use, named as in hub.yaml), and the summary becomes a private note for the agents."""
+    use, named as in hub.yaml), and the summary becomes a private note for the agents. Then the
+    conversation is settled (hub/routing.py): its SLA clocks start and round robin gives it to an
+    agent of the team, or it waits in the team's queue."""
     conversation = await inbox.get_conversation(session, conversation_id, lock=True)
     team_id = None
     if handoff.team:
@@ -135,6 +145,9 @@ async def hand_to_people(session: AsyncSession, conversation_id: int, handoff: H
     conversation.bot_active = False
     session.add(conversation)
     await inbox.add_note(session, conversation, None, handoff.summary)
+    # Kept for reports: which flow and step called people in (inbox/reports/handoff_log.py).
+    await record_handoff(session, conversation_id, flow=handoff.flow_id, step=handoff.step, team_id=team_id)
+    await settle(session, conversation)
 
 
 async def _reply_target(session: AsyncSession, conversation_id: int) -> Message | None:
@@ -179,6 +192,7 @@ async def apply_result(
     if result.handoff is not None:
         await hand_to_people(session, conversation.id, result.handoff)  # type: ignore[arg-type]
         events.append(inbox_event("conversation.updated", conversation=conversation))
+        events += announcements(session)
     return events
 
 
@@ -189,12 +203,15 @@ async def on_business_event(
     kind: str,
     payload: Mapping[str, Any],
     conversation: Conversation | None = None,
+    *,
+    people_in_charge: bool = False,
 ) -> list[LiveEvent]:
     """Continue the flow waiting for a business event, or start the one it triggers, in
     ``conversation``, else the customer's unresolved one, else the one their paused flow last spoke
     in (a flow waiting for ``order.paid`` outlives a resolved conversation). Nothing happens where a
     person is in charge, or when the customer has no conversation to speak in (proactive messages
-    belong to campaigns)."""
+    belong to campaigns) — except with ``people_in_charge``: events about the people's own work
+    (``sla.at_risk``, ``sla.breached``) run their flows there too, to escalate or apologise."""
     if conversation is None:
         conversation = (
             (
@@ -221,7 +238,7 @@ async def on_business_event(
     if conversation is None:
         return []
     resolved = conversation.status is ConversationStatus.RESOLVED
-    if not (conversation.bot_active or resolved):
+    if not (conversation.bot_active or resolved or people_in_charge):
         return []
     result = await engine.handle_event(
         session,

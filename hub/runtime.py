@@ -17,6 +17,7 @@ from bots.greeting import GreetingBot, load_greetings
 from bots.turn import Bot
 from crm_core.models import Customer
 from hub.accounts import Accounts
+from hub.business_hours import BusinessHoursKeeper
 from hub.campaigns.files import sync_campaign_files
 from hub.campaigns.links import CampaignLinks
 from hub.campaigns.service import Campaigns
@@ -25,16 +26,17 @@ from hub.db import Database
 from hub.flow_reload import FlowReloader
 from hub.flow_triggers import sync_schedules
 from hub.flows import build_flow_engine, hand_to_people, on_business_event, run_timeouts
-from hub.inbound.apply import EventApplier
 from hub.inbound.listeners import listening_accounts, run_listener
 from hub.inbound.process import InboundProcessor
 from hub.live import LiveEvent, LocalBus, make_bus
 from hub.media import MediaStore
 from hub.migrate import missing_revisions
 from hub.outbound.dispatcher import Dispatcher
+from hub.routing import RoutingApplier
 from hub.scheduler import HubScheduler
 from hub.segments import segments_for, sync_segment_files
 from hub.settings import Settings
+from hub.sla_watch import run_sla_watch
 from hub.snoozes import run_snooze_wakeups
 from inbox.conversations import ConversationsMergeParticipant
 from inbox.models import Conversation
@@ -87,6 +89,8 @@ class Hub:
     campaigns: Campaigns | None = None
     # Runs campaign schedules in the one elected process (hub.scheduler).
     scheduler: HubScheduler | None = None
+    # The business hours in force (database, seeded from hub.yaml), kept in the flow engine.
+    hours: BusinessHoursKeeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -97,10 +101,11 @@ class Hub:
         media = MediaStore(
             settings.hub_data_dir / "media", secret=settings.secret_key, public_url=config.public_url
         )
-        flows = build_flow_engine(config, secret_key=settings.secret_key, media=media)
         links = CampaignLinks(settings.secret_key, config.public_url)
         campaigns = Campaigns(db, accounts, config.marketing, segments_for(config), links=links)
-        applier = EventApplier(
+        # Flows enrol customers in campaigns (a flow's `campaign:` step).
+        flows = build_flow_engine(config, secret_key=settings.secret_key, media=media, enrol=campaigns.enrol)
+        applier = RoutingApplier(
             bots if bots is not None else build_bots(config, flows),
             media,
             MERGE_PARTICIPANTS,
@@ -108,6 +113,8 @@ class Hub:
             deep_link_secret=settings.secret_key,
             on_business_event=partial(_flow_event, flows) if flows is not None else None,
             campaigns=campaigns,
+            # Without bot flows, new conversations are people's from the start (hub/routing.py).
+            direct_team=config.default_team if flows is None else None,
         )
         processor = InboundProcessor(db, accounts, bus, applier)
         dispatcher = Dispatcher(
@@ -141,6 +148,7 @@ class Hub:
             reloader,
             campaigns=campaigns,
             scheduler=scheduler,
+            hours=BusinessHoursKeeper(db, config.business_hours, flows),
         )
         # Scheduled jobs get the hub they run in (fire.context).
         scheduler.context = hub
@@ -153,6 +161,9 @@ class Hub:
                 f"the database schema is behind ({len(missing)} migration(s) not applied): run `hub migrate`"
             )
         await self.bus.start()
+        if self.hours is not None:
+            await self.hours.start()
+            self._tasks.append(asyncio.create_task(self.hours.run(), name="business-hours-reload"))
         self.start_flow_reload()
         if workers:
             await self.sync_definition_files()
@@ -181,6 +192,8 @@ class Hub:
         self._tasks.append(
             asyncio.create_task(run_snooze_wakeups(self.db, self.bus.publish_all), name="snooze-wakeups")
         )
+        # SLA alerts (at risk, breached) and the team queues' safety net (hub/sla_watch.py).
+        self._tasks.append(asyncio.create_task(run_sla_watch(self), name="sla-watch"))
 
     async def sync_definition_files(self) -> None:
         """Save the segments and campaigns defined in files next to the flows. A file with a

@@ -9,12 +9,13 @@ from bots.flows.state import FlowState
 from crm_core.models import AttributeDefinition, Consent, Customer, CustomerEvent, Identity, MergeRecord
 from crm_core.segments import Segment
 from crm_core.segments.entries import SegmentEntry, SegmentWatch
+from crm_core.segments.order_summary import OrderSummary
 from hub.audit import AuditEntry
 from hub.auth.models import AgentSession, ApiToken
-from hub.campaigns.models import Campaign, CampaignRun, CampaignSend
+from hub.campaigns.models import Campaign, CampaignJourney, CampaignRun, CampaignSend, MarketingContact
 from hub.deeplinks import DeepLinkUse
 from hub.inbound.models import RawEvent
-from hub.outbound.models import OutboxItem
+from hub.outbound.models import OutboxItem, RateLimitState
 from hub.scheduler.tables import scheduler_metadata
 from inbox.models import (
     Agent,
@@ -26,6 +27,9 @@ from inbox.models import (
     Note,
     Team,
 )
+from inbox.reports.handoff_log import BotHandoff
+from inbox.reports.indexes import REPORT_INDEXES  # noqa: F401  (declares the reports' indexes)
+from inbox.sla_models import SlaAlert, SlaPolicy, StoredBusinessHours
 
 ALL_TABLES: tuple[type[SQLModel], ...] = (
     AttributeDefinition,
@@ -43,18 +47,26 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     ApiToken,
     RawEvent,
     OutboxItem,
+    RateLimitState,
     DeepLinkUse,
     FlowState,
     Segment,
     SegmentWatch,
     SegmentEntry,
+    OrderSummary,
     ConversationLabel,
     ConversationRead,
     CannedResponse,
     Campaign,
     CampaignRun,
     CampaignSend,
+    CampaignJourney,
+    MarketingContact,
     AuditEntry,
+    BotHandoff,
+    StoredBusinessHours,
+    SlaPolicy,
+    SlaAlert,
 )
 
 metadata = SQLModel.metadata

@@ -286,6 +286,7 @@ async def add_outbound_message(
         status=MessageStatus.QUEUED,
         meta=dict(meta or {}),
         created_at=now,
+        waited_since=conversation.waiting_since if author_kind is AuthorKind.AGENT else None,
     )
     session.add(message)
     conversation.last_message_at = now

@@ -39,6 +39,7 @@ from inbox.models import (
     Message,
     Priority,
 )
+from inbox.sla import at_risk_condition as sla_at_risk_condition
 
 # How many of the newest messages a text search reads, and how many matches among them it keeps
 # (the newest; see the module docstring).
@@ -71,6 +72,8 @@ class ConversationFilter:
     # SLA at risk: open or pending, with people (not the bot), and the customer has waited for a
     # person since before this time.
     waiting_since_before: datetime | None = None
+    # SLA policies (inbox/sla.py): a target at risk or breached at this moment, open or pending.
+    sla_at_risk_at: datetime | None = None
     # Text in the customer's name or addresses, or in a recent message.
     search: str | None = None
 
@@ -162,6 +165,8 @@ def _conditions(filters: ConversationFilter, dialect: str) -> list[ColumnElement
         where.append(Conversation.status.in_(_ACTIVE))
         where.append(Conversation.bot_active.is_(False))
         where.append(Conversation.waiting_since <= filters.waiting_since_before)
+    if filters.sla_at_risk_at is not None:
+        where.extend(sla_at_risk_condition(filters.sla_at_risk_at))
     if filters.search is not None and filters.search.strip():
         where.append(search_condition(filters.search, dialect))
     return where

@@ -36,6 +36,15 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
+class Presence(StrEnum):
+    """Whether an agent takes new conversations: online (yes), away (not now), offline (signed out,
+    or no inbox screen of theirs connected for a while; see inbox/assignment.py)."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
@@ -64,6 +73,8 @@ class Team(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     name: str = Field(max_length=100, unique=True)
+    # Round robin hands the team's waiting conversations to its online agents (inbox/assignment.py).
+    auto_assign: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 class Agent(SQLModel, table=True):
@@ -80,6 +91,17 @@ class Agent(SQLModel, table=True):
     locale: str = Field(default="en", max_length=16)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # What the agent chose (online / away / offline) and when an inbox screen of theirs was last
+    # connected: together they say whether round robin may give them conversations.
+    presence: Presence = Field(
+        default=Presence.OFFLINE,
+        sa_type=enum_column(Presence),
+        sa_column_kwargs={"server_default": Presence.OFFLINE.value},
+    )
+    seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Most open conversations round robin assigns them (their own picks may go beyond).
+    capacity: int = Field(default=5, sa_column_kwargs={"server_default": text("5")})
+    last_assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Conversation(SQLModel, table=True):
@@ -97,6 +119,8 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversations_team_status_last", "team_id", "status", "last_message_at", "id"),
         Index("ix_conversations_status_waiting", "status", "waiting_since"),
         Index("ix_conversations_status_snoozed", "status", "snoozed_until"),
+        Index("ix_conversations_status_sla_risk", "status", "sla_at_risk_at"),
+        Index("ix_conversations_sla_check", "sla_check_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -121,6 +145,17 @@ class Conversation(SQLModel, table=True):
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # SLA (inbox/sla.py): the policy in force (no foreign key: removing a policy first moves its
+    # conversations to another), when people took the conversation over (the first-response and
+    # resolution clocks start there), the due time of each target, the earliest moment one of them
+    # is at risk, and when the SLA watcher should look at it next.
+    sla_policy_id: int | None = Field(default=None, sa_type=BigId)
+    sla_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Message(SQLModel, table=True):
@@ -152,6 +187,9 @@ class Message(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # On an agent's reply that ended the customer's wait: when that wait began (the conversation's
+    # waiting_since), so reports measure every wait without replaying threads (inbox/reports).
+    waited_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Note(SQLModel, table=True):

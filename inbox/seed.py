@@ -208,6 +208,9 @@ class _Generator:
         last: bool,
     ) -> datetime:
         """One conversation of ``count`` messages from ``start``; returns when the next may start."""
+        # A customer's next conversation may be due after "now"; it starts now at the latest, like
+        # its messages (a conversation opened after its own messages has negative response times).
+        start = min(start, self.now)
         rng = self.rng
         self.ids.conversation += 1
         conversation_id = self.ids.conversation
@@ -230,6 +233,8 @@ class _Generator:
             inbound = number % 2 == 0 or rng.random() < 0.2
             at = min(at + timedelta(seconds=rng.randrange(20, 3600)), self.now)
             self._message(rows, conversation_id, customer_id, account, channel, address, inbound, at)
+            # As inbox.conversations does: an agent's reply keeps when the wait it ended began.
+            rows["messages"][-1]["waited_since"] = None if inbound else waiting_since
             if inbound:
                 waiting_since = waiting_since or at
             else:

@@ -55,10 +55,15 @@ class HubProcesses:
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode()
 
-    def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``hub <args>``, its output in ``<name>.log``; ``env`` adds to the environment."""
         log = (self.tmp_path / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", *args], env=self.env, cwd=REPO, stdout=log, stderr=log
+            [sys.executable, "-m", "hub.cli", *args],
+            env={**self.env, **(env or {})},
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
         )
         self.processes.append(process)
         return process

@@ -79,6 +79,7 @@ class _Collected:
                 summary=runner.handoff.summary,
                 flow_id=runner.flow_id,
                 variables=dict(runner.ctx.variables),
+                step=runner.handoff.step,
             )
 
     def result(self) -> FlowResult:

@@ -56,10 +56,12 @@ class Finish:
 
 @dataclass(frozen=True)
 class HandOff:
-    """The flow is over and people take the conversation: route it to ``team`` with ``summary``."""
+    """The flow is over and people take the conversation: route it to ``team`` with ``summary``.
+    ``step`` is the handoff step, kept as the handoff's reason in reports."""
 
     team: str | None
     summary: str
+    step: str = ""
 
 
 Outcome = Next | Wait | Finish | HandOff | Call

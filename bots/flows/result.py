@@ -12,12 +12,14 @@ from bots.turn import BotReply
 @dataclass(frozen=True)
 class Handoff:
     """People take the conversation over. The hub turns the bot off for it (``bot_active = False``),
-    routes it to ``team`` (None: no particular team) and shows ``summary`` to the agents."""
+    routes it to ``team`` (None: no particular team) and shows ``summary`` to the agents. ``step``
+    names the handoff step it came from (the reason reports group handoffs by)."""
 
     team: str | None
     summary: str
     flow_id: str
     variables: Mapping[str, Any] = field(default_factory=dict)
+    step: str = ""
 
 
 @dataclass(frozen=True)

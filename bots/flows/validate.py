@@ -5,7 +5,8 @@ start step and every target exist, every step is reachable from the start, no lo
 waiting for the customer, handoff teams exist (when the hub's teams are known). Across files: flow
 ids are unique, no two flows claim the same button payload, start payload or keyword, and every
 ``call`` names an existing flow (and step) without making a flow call itself, directly or through
-others. A single file is checked against the other flows of its folder for its calls.
+others, and every ``campaign`` step names a campaign defined in the ``campaigns/`` folder next to
+the flows. A single file is checked against the other flows of its folder for its calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bots.flows.model import Flow, TriggerKind
 from bots.flows.parse import ReadFlow, looks_like_flow, read_document, read_flow
 from bots.flows.problems import Problem
 from bots.flows.steps.call import CallStep
+from bots.flows.steps.campaign import CAMPAIGNS_FOLDER, CampaignStep, campaign_ids
 from bots.flows.steps.handoff import HandoffStep
 from bots.flows.steps.reader import suggestion
 
@@ -229,6 +231,25 @@ def check_calls(flows: Iterable[Flow], known: Iterable[Flow]) -> list[Problem]:
     return problems
 
 
+def check_campaigns(flows: Iterable[Flow], known: Collection[str]) -> list[Problem]:
+    """A ``campaign`` step naming a campaign that ``known`` (the campaigns folder's ids) lacks."""
+    problems = []
+    for flow in flows:
+        for step in flow.steps.values():
+            if isinstance(step, CampaignStep) and step.campaign not in known:
+                listed = ", ".join(sorted(known)) or "none are defined"
+                problems.append(
+                    Problem(
+                        flow.file,
+                        step.campaign_line,
+                        f"step {step.name!r}: there is no campaign {step.campaign!r} in "
+                        f"{CAMPAIGNS_FOLDER}/ next to the flows{suggestion(step.campaign, known)} "
+                        f"(campaigns: {listed})",
+                    )
+                )
+    return problems
+
+
 def _calls(flow: Flow) -> list[CallStep]:
     return [step for step in flow.steps.values() if isinstance(step, CallStep)]
 
@@ -313,9 +334,10 @@ def collect(path: Path, teams: Sequence[str] | None = None) -> tuple[list[Flow],
             flows.append(read.flow)
     problems.extend(check_set(named))
     calls = check_calls(named, known)
+    calls += check_campaigns(named, campaign_ids(path if from_folder else path.parent))
     problems.extend(calls)
     if calls:
-        # A call going nowhere (or in a circle) makes its flow invalid.
+        # A call going nowhere (or in a circle), or an unknown campaign, makes its flow invalid.
         broken = {p.file for p in calls}
         flows = [flow for flow in flows if flow.file not in broken]
     return flows, sorted(problems, key=lambda p: (p.file, p.line or 0, p.message))

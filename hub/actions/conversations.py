@@ -27,6 +27,7 @@ from hub.inbound.apply import inbox_event
 from hub.live import LiveEvent
 from hub.outbound.enqueue import WAKE_TOPIC, enqueue_message, requeue_message
 from hub.outbound.models import OutboxItem
+from hub.routing import announcements, settle
 from hub.runtime import Hub
 from inbox import conversations as inbox
 from inbox.models import (
@@ -163,10 +164,14 @@ async def reply(
         await enqueue_message(
             session, message, reply_to=reply_to, idempotency_key=outbox_key, original_subject=subject
         )
+        # A person answered: the first/next response clock stops.
+        await settle(session, conversation)
+        assigned = announcements(session)
     await hub.bus.publish_all(
         [
             inbox_event("message.created", message),
             inbox_event("conversation.updated", conversation=conversation),
+            *assigned,
         ]
     )
     await hub.bus.publish(WAKE_TOPIC, {})
@@ -254,7 +259,10 @@ async def assign(
         conversation = await inbox.get_conversation(session, conversation_id, lock=True)
         before = conversation.assignee_id
         await inbox.assign(session, conversation, agent_id=agent_id, team_id=team_id)
-    events = [inbox_event("conversation.updated", conversation=conversation)]
+        # A transfer to a team without an agent goes round robin; the previous agent has room again.
+        await settle(session, conversation, freed=[before] if before != agent_id else [])
+        assigned = announcements(session)
+    events = [inbox_event("conversation.updated", conversation=conversation), *assigned]
     if agent_id is not None and agent_id != before:
         payload = {
             "type": "conversation.assigned",
@@ -275,6 +283,9 @@ async def set_status(
         conversation = await inbox.get_conversation(session, conversation_id, lock=True)
         was = conversation.status
         await inbox.set_status(session, conversation, status, snoozed_until=snoozed_until)
+        # Resolving or snoozing frees the agent's place; reopening an unassigned one goes round robin.
+        leaves = status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED) and was is not status
+        await settle(session, conversation, freed=[conversation.assignee_id] if leaves else [])
         if hub.flows is not None and status is ConversationStatus.RESOLVED and was is not status:
             customer = await get_customer(session, conversation.customer_id)
             flow_events = await on_business_event(
@@ -285,6 +296,7 @@ async def set_status(
                 {"conversation_id": conversation.id},
                 conversation,
             )
+        flow_events += announcements(session)
     await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation), *flow_events])
     if flow_events:
         await hub.bus.publish(WAKE_TOPIC, {})
@@ -300,15 +312,21 @@ async def update(
             await inbox.set_priority_and_labels(session, conversation, priority=priority, labels=labels)
         except inbox.InvalidLabel as exc:
             raise ApiError(422, "invalid_label", str(exc)) from None
-    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation)])
+        # The priority may pick another SLA policy.
+        await settle(session, conversation)
+        assigned = announcements(session)
+    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation), *assigned])
     return conversation
 
 
 async def hand_back_to_bot(hub: Hub, conversation_id: int) -> Conversation:
     async with hub.db.transaction() as session:
         conversation = await inbox.get_conversation(session, conversation_id, lock=True)
+        before = conversation.assignee_id
         await inbox.hand_back_to_bot(session, conversation)
-    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation)])
+        await settle(session, conversation, freed=[before])
+        assigned = announcements(session)
+    await hub.bus.publish_all([inbox_event("conversation.updated", conversation=conversation), *assigned])
     return conversation
 
 

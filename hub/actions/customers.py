@@ -6,9 +6,10 @@ from typing import Any
 
 from crm_core import customers as crm
 from crm_core.addresses import parse_identity_ref
-from crm_core.consent import set_consent
+from crm_core.consent import consents_of, set_consent
 from crm_core.merge import merge_customers, undo_merge
 from crm_core.models import ConsentPurpose, Customer, CustomerEvent, MergeRecord
+from hub import audit
 from hub.api.schemas import BusinessEventIn, CustomerUpdateIn
 from hub.auth.credentials import Principal
 from hub.errors import ApiError
@@ -58,7 +59,15 @@ async def change_consent(
 ) -> None:
     async with hub.db.transaction() as session:
         await crm.get_customer(session, customer_id)
+        before = {(c.channel, c.purpose): c.granted for c in await consents_of(session, customer_id)}
         await set_consent(session, customer_id, channel, purpose, granted, source=source or principal.label)
+        # The decision and where it came from; the channel is a kind (sms, email), never an address.
+        details = {
+            "channel": channel,
+            "purpose": purpose.value,
+            "granted": [before.get((channel, purpose)), granted],
+        }
+        audit.record(session, principal, "consent.change", "customer", customer_id, details)
     await _publish_customer(hub, customer_id)
 
 
@@ -67,6 +76,8 @@ async def merge(hub: Hub, survivor_id: int, merged_id: int, principal: Principal
         record = await merge_customers(
             session, survivor_id, merged_id, by=principal.label, participants=MERGE_PARTICIPANTS
         )
+        details = {"merged_id": merged_id, "merge_id": record.id}
+        audit.record(session, principal, "customer.merge", "customer", survivor_id, details)
     await _publish_customer(hub, survivor_id, merged_id)
     return record
 
@@ -74,6 +85,8 @@ async def merge(hub: Hub, survivor_id: int, merged_id: int, principal: Principal
 async def undo(hub: Hub, merge_id: int, principal: Principal) -> MergeRecord:
     async with hub.db.transaction() as session:
         record = await undo_merge(session, merge_id, by=principal.label, participants=MERGE_PARTICIPANTS)
+        details = {"merged_id": record.merged_id, "merge_id": merge_id}
+        audit.record(session, principal, "customer.merge_undo", "customer", record.survivor_id, details)
     await _publish_customer(hub, record.survivor_id, record.merged_id)
     return record
 

@@ -78,6 +78,9 @@ async def list_conversations(
     label: str | None = Query(default=None, max_length=64),
     priority: Priority | None = None,
     at_risk: bool = Query(default=False, description="waiting for a person longer than waiting_minutes"),
+    sla_at_risk: bool = Query(
+        default=False, description="an SLA policy's target at risk or breached (open or pending)"
+    ),
     waiting_minutes: int = Query(default=DEFAULT_AT_RISK_MINUTES, ge=1, le=7 * 24 * 60),
     q: str | None = Query(
         default=None, max_length=MAX_SEARCH_LENGTH, description="customer name or address, or message text"
@@ -112,6 +115,7 @@ async def list_conversations(
         label=label,
         priority=priority,
         waiting_since_before=_at_risk_since(waiting_minutes) if at_risk else None,
+        sla_at_risk_at=utcnow() if sla_at_risk else None,
         search=q,
     )
     async with hub.db.session() as session:
@@ -172,6 +176,7 @@ async def counts(
             team=await count(ConversationFilter(status=open_, team_id=team_id)) if team_id else None,
             all=await count(ConversationFilter(status=open_)),
             at_risk=await count(ConversationFilter(waiting_since_before=_at_risk_since(waiting_minutes))),
+            sla_at_risk=await count(ConversationFilter(sla_at_risk_at=utcnow())),
             unread_mine=(
                 await unread_conversations_assigned(session, principal.agent_id) if principal.agent_id else 0
             ),

@@ -1,4 +1,4 @@
-"""/api/v1/flows: what the bot flows of this process are (for admins and the admin UI).
+"""/api/v1/flows: what the bot flows of this process are (for admins and the admin UI; settings:manage).
 
 The list shows the active flows, the earlier versions still kept for customers paused in them, how
 many customers wait in each, and the problems that kept the folder's current files from being
@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 
 from bots.flows import Flow, FlowState, Problem
 from bots.flows.diagram import to_mermaid, to_svg
-from hub.api.deps import current_principal, get_hub
+from hub.api.deps import get_hub, require
 from hub.auth.credentials import Principal
+from hub.auth.permissions import Permission
 from hub.errors import ApiError
 from hub.runtime import Hub
-from inbox.models import Role
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 
@@ -30,13 +30,8 @@ router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 _SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
 
-async def require_admin(principal: Principal = Depends(current_principal)) -> Principal:
-    """Flows are for admins only (there is no flows permission in hub/auth/permissions.py yet)."""
-    if principal.role is not Role.ADMIN:
-        raise ApiError(
-            403, "forbidden", f"the {principal.role.value} role may not do this (flows are admin-only)"
-        )
-    return principal
+# Flows are part of the hub's setup, like channel accounts and business hours.
+require_settings = require(Permission.SETTINGS_MANAGE)
 
 
 class _Out(BaseModel):
@@ -163,7 +158,7 @@ def _problem_out(problem: Problem) -> ProblemOut:
 
 
 @router.get("", response_model=FlowListOut)
-async def list_flows(hub: Hub = Depends(get_hub), _: Principal = Depends(require_admin)) -> FlowListOut:
+async def list_flows(hub: Hub = Depends(get_hub), _: Principal = Depends(require_settings)) -> FlowListOut:
     waiting = await _waiting(hub)
     reloader = hub.flow_reloader
     return FlowListOut(
@@ -185,7 +180,7 @@ async def get_flow(
     flow_id: str,
     version: str | None = Query(None, description="an earlier version still kept (default: the active one)"),
     hub: Hub = Depends(get_hub),
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_settings),
 ) -> FlowDetailOut:
     flow, active = _find(hub, flow_id, version)
     summary = _flow_out(flow, active, await _waiting(hub))
@@ -211,7 +206,7 @@ async def get_flow_diagram(
     flow_id: str,
     version: str | None = Query(None, description="an earlier version still kept (default: the active one)"),
     hub: Hub = Depends(get_hub),
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_settings),
 ) -> Response:
     flow, _active = _find(hub, flow_id, version)
     return Response(to_svg(flow), media_type="image/svg+xml", headers=_SVG_HEADERS)

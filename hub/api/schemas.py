@@ -14,6 +14,7 @@ from inbox.models import (
     ConversationStatus,
     Direction,
     MessageStatus,
+    Presence,
     Priority,
     Role,
 )
@@ -138,6 +139,13 @@ class ConversationOut(_Out):
     waiting_since: datetime | None
     first_response_at: datetime | None
     resolved_at: datetime | None
+    # SLA (inbox/sla.py): the due time of each running target, and the earliest moment one of
+    # them is at risk; screens count down from these.
+    sla_policy_id: int | None = None
+    first_response_due_at: datetime | None = None
+    next_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    sla_at_risk_at: datetime | None = None
 
 
 class ConversationListItem(ConversationOut):
@@ -158,6 +166,7 @@ class ConversationCountsOut(BaseModel):
     team: int | None = Field(description="None when the caller belongs to no team")
     all: int
     at_risk: int = Field(description="waiting for a person longer than the at-risk threshold")
+    sla_at_risk: int = Field(default=0, description="an SLA target at risk or breached (open or pending)")
     unread_mine: int
 
 
@@ -321,6 +330,8 @@ class PreferencesOut(BaseModel):
     locale: Literal["en", "es"]
     team_id: int | None
     team_name: str | None
+    presence: Presence = Presence.OFFLINE
+    capacity: int = 5
 
 
 class TeamOut(_Out):
@@ -334,7 +345,9 @@ class ChannelAccountOut(BaseModel):
 
 
 class PreferencesIn(_In):
-    locale: Literal["en", "es"]
+    locale: Literal["en", "es"] | None = None
+    # online: round robin may give you conversations; away / offline: not now.
+    presence: Presence | None = None
 
 
 class CustomerInsightsOut(BaseModel):
@@ -386,6 +399,7 @@ class AgentIn(_In):
     role: Role
     password: str = Field(min_length=10, max_length=200)
     locale: str = Field(default="en", max_length=16)
+    team_id: int | None = None
 
 
 class AgentOut(_Out):
@@ -396,6 +410,8 @@ class AgentOut(_Out):
     team_id: int | None
     locale: str
     active: bool
+    # Most open conversations round robin gives them (PATCH /api/v1/agents/{id}/capacity).
+    capacity: int
 
 
 class LoginIn(_In):

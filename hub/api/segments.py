@@ -1,14 +1,22 @@
 """/api/v1/segments: saved customer filters for marketers — define, preview (count and a sample),
-and list. Segments defined in files under <flows_dir>/segments are shown but changed only there."""
+and list. Segments defined in files under <flows_dir>/segments are shown but changed only there.
+
+``GET /api/v1/segments/catalog`` tells the workspace's segment builder what it can offer (declared
+attributes with their types and comparisons, tags and event kinds seen, channels, consent purposes,
+order figures, facts), so the page does not hard-code the vocabulary of crm_core.segments."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.models import AttributeDefinition, AttributeType, Customer, CustomerEvent
 from crm_core.segments import Segment as SavedSegment
 from crm_core.segments import (
     SegmentDefinition,
@@ -18,15 +26,35 @@ from crm_core.segments import (
     list_segments,
     save_segment,
 )
+from crm_core.segments.definition import COMPARISONS, IDENTITY_KINDS, ORDER_FIGURES, PURPOSES
 from hub.api.deps import get_hub, require
 from hub.api.schemas import CustomerOut
 from hub.auth.credentials import Principal
 from hub.auth.permissions import Permission
+from hub.campaigns.definition import CHANNEL_TYPES
 from hub.errors import ApiError
 from hub.runtime import Hub
 from hub.segments import segments_for
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
+
+# Paths under /api/v1/segments/ that are not segments: a segment with such an id could never be read.
+RESERVED_IDS = frozenset({"catalog"})
+# The comparisons that make sense for each declared attribute type (the parser accepts any of
+# ATTRIBUTE_OPS; offering "contains" on a number or "birthday" on a flag would only confuse).
+OPERATORS_BY_TYPE: dict[str, tuple[str, ...]] = {
+    AttributeType.TEXT.value: ("eq", "ne", "contains", "in", "not_in", "exists"),
+    AttributeType.NUMBER.value: ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists"),
+    AttributeType.BOOLEAN.value: ("eq", "exists"),
+    AttributeType.DATE.value: ("before", "after", "on_or_before", "on_or_after", "eq", "birthday", "exists"),
+    AttributeType.DATETIME.value: ("before", "after", "on_or_before", "on_or_after", "exists"),
+    # An attribute nobody declared is read the way the compared value suggests.
+    "any": ("eq", "ne", "contains", "gt", "gte", "lt", "lte", "in", "not_in", "exists"),
+}
+# How many of the newest customers the tag suggestions are read from (a scan of every customer's
+# tags would cost a full table read per page load).
+TAG_SAMPLE = 2000
+CATALOG_LIMIT = 200
 
 
 class SegmentIn(BaseModel):
@@ -54,6 +82,29 @@ class SegmentOut(BaseModel):
 class PreviewOut(BaseModel):
     count: int
     sample: list[CustomerOut]
+
+
+class AttributeFieldOut(BaseModel):
+    key: str
+    type: AttributeType
+    label: str
+    operators: list[str]
+
+
+class CatalogOut(BaseModel):
+    """What a segment condition can be built from; the grammar itself is docs/segments.md."""
+
+    attributes: list[AttributeFieldOut]
+    operators_by_type: dict[str, list[str]]
+    comparisons: list[str]
+    figures: list[str]
+    identity_kinds: list[str]
+    consent_channels: list[str]
+    purposes: list[str]
+    facts: list[str]
+    tags: list[str] = Field(description=f"tags of the {TAG_SAMPLE} newest customers, most used first")
+    events: list[str] = Field(description="event kinds recorded so far")
+    span_units: list[str]
 
 
 def _out(saved: SavedSegment) -> SegmentOut:
@@ -87,6 +138,59 @@ async def list_all(
 ) -> list[SegmentOut]:
     async with hub.db.session() as session:
         return [_out(s) for s in await list_segments(session)]
+
+
+@router.get("/catalog", response_model=CatalogOut)
+async def catalog(
+    hub: Hub = Depends(get_hub), _: Principal = Depends(require(Permission.CAMPAIGNS_MANAGE))
+) -> CatalogOut:
+    """The fields, comparisons and known values the segment builder offers."""
+    async with hub.db.session() as session:
+        declared = (
+            await session.execute(select(AttributeDefinition).order_by(AttributeDefinition.key))
+        ).scalars()
+        attributes = [
+            AttributeFieldOut(
+                key=a.key, type=a.type, label=a.label, operators=list(OPERATORS_BY_TYPE[a.type.value])
+            )
+            for a in declared
+        ]
+        tags = await _recent_tags(session)
+        events = (
+            (
+                await session.execute(
+                    select(CustomerEvent.kind).distinct().order_by(CustomerEvent.kind).limit(CATALOG_LIMIT)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return CatalogOut(
+        attributes=attributes,
+        operators_by_type={k: list(v) for k, v in OPERATORS_BY_TYPE.items()},
+        comparisons=list(COMPARISONS),
+        figures=list(ORDER_FIGURES),
+        identity_kinds=list(IDENTITY_KINDS),
+        consent_channels=list(CHANNEL_TYPES),
+        purposes=list(PURPOSES),
+        facts=sorted(segments_for(hub.config).facts),
+        tags=tags,
+        events=list(events),
+        span_units=["minutes", "hours", "days", "weeks"],
+    )
+
+
+async def _recent_tags(session: AsyncSession) -> list[str]:
+    rows = await session.execute(
+        select(Customer.tags)
+        .where(Customer.merged_into_id.is_(None))  # type: ignore[union-attr]
+        .order_by(Customer.id.desc())  # type: ignore[union-attr]
+        .limit(TAG_SAMPLE)
+    )
+    used: Counter[str] = Counter()
+    for (tags,) in rows:
+        used.update(str(tag) for tag in tags or [])
+    return [tag for tag, _ in sorted(used.items(), key=lambda item: (-item[1], item[0]))][:CATALOG_LIMIT]
 
 
 @router.post("/preview", response_model=PreviewOut)
@@ -130,6 +234,10 @@ async def put(
     who: Principal = Depends(require(Permission.CAMPAIGNS_MANAGE)),
 ) -> SegmentOut:
     """Create or replace a segment."""
+    if segment_id in RESERVED_IDS:
+        raise ApiError(
+            422, "invalid_segment", f"{segment_id!r} is a reserved name; choose another segment id"
+        )
     if body.id is not None and body.id != segment_id:
         raise ApiError(
             422, "invalid_segment", f"id {body.id!r} in the body differs from {segment_id!r} in the URL"

@@ -1,5 +1,5 @@
 """/api/v1/workspace: what the agents' inbox screen needs besides conversations — the signed-in
-agent's preferences (UI language), the customer panel's figures, and the screen's live stream.
+agent's preferences (UI language, presence), the customer panel's figures, and the screen's live stream.
 
 The stream carries everything /api/v1/live does, in the same frames, plus what only an agent's own
 screen cares about: colleagues typing, and the agent's read positions (so unread badges agree across
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.customers import get_customer
 from crm_core.models import Customer, CustomerEvent
 from crm_core.segments.json_sql import JsonNumber
+from hub import presence
 from hub.actions import agents as actions
 from hub.api.deps import get_hub, require
 from hub.api.live import record_frames
@@ -61,6 +62,9 @@ async def _preferences(hub: Hub, agent_id: int) -> PreferencesOut:
         locale="es" if agent.locale.lower().startswith("es") else "en",
         team_id=agent.team_id,
         team_name=team.name if team else None,
+        # Their choice: while a screen of theirs is connected it is what colleagues see too.
+        presence=agent.presence,
+        capacity=agent.capacity,
     )
 
 
@@ -84,7 +88,13 @@ async def change_preferences(
     hub: Hub = Depends(get_hub),
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
 ) -> PreferencesOut:
-    await actions.set_locale(hub, _agent_id(principal), body.locale)
+    """The agent's language and presence (online: round robin may give them conversations)."""
+    if body.locale is None and body.presence is None:
+        raise ApiError(422, "invalid_request", "send locale and/or presence")
+    if body.locale is not None:
+        await actions.set_locale(hub, _agent_id(principal), body.locale)
+    if body.presence is not None:
+        await presence.set_presence(hub, _agent_id(principal), body.presence)
     return await _preferences(hub, _agent_id(principal))
 
 
@@ -206,4 +216,7 @@ async def live(
         name = customer.display_name if customer is not None else ""
         return [sse_frame(kind, {"conversation_id": conversation.id, "customer_name": name})]
 
-    return sse_response(request, lambda: hub.bus.subscribe("inbox"), render)
+    # While the screen is connected its agent counts as seen (presence: inbox/assignment.py).
+    return sse_response(
+        request, lambda: presence.keep_seen(hub, principal.agent_id, hub.bus.subscribe("inbox")), render
+    )

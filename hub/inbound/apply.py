@@ -39,8 +39,8 @@ from crm_core.columns import utcnow
 from crm_core.consent import set_consent
 from crm_core.customers import attach_identity, record_event, resolve_identity
 from crm_core.merge import MergeParticipant, merge_customers
-from crm_core.models import ConsentPurpose, Customer, CustomerEvent, Identity, IdentityKind
-from hub import deeplinks
+from crm_core.models import ConsentPurpose, Customer, CustomerEvent, Identity, IdentityKind, MergeRecord
+from hub import audit, deeplinks
 from hub.accounts import IDENTITY_KIND, Account
 from hub.live import LiveEvent
 from hub.media import MediaStore
@@ -74,6 +74,12 @@ def _insert_ignore(session: AsyncSession, table: Any) -> Any:
 BusinessEventHook = Callable[
     [AsyncSession, Customer, str, Mapping[str, Any], Conversation], Awaitable[list[LiveEvent]]
 ]
+
+
+def _audit_merge(session: AsyncSession, record: MergeRecord, reason: str) -> None:
+    """Merges the hub makes by itself are in the audit log too, as the system's (ids and why only)."""
+    details = {"merged_id": record.merged_id, "merge_id": record.id, "reason": reason}
+    audit.record(session, None, "customer.merge", "customer", record.survivor_id, details)
 
 
 class ReceiptTooEarly(LookupError):
@@ -289,13 +295,14 @@ class EventApplier:
             )
             if isinstance(owner, Customer) and address.verified:
                 survivor, merged = sorted((owner, customer), key=lambda c: c.id or 0)
-                await merge_customers(
+                record = await merge_customers(
                     session,
                     survivor.id,  # type: ignore[arg-type]
                     merged.id,  # type: ignore[arg-type]
                     by=f"verified {kind.value} shared on {account.name}",
                     participants=self.merge_participants,
                 )
+                _audit_merge(session, record, f"verified {kind.value} shared on {account.name}")
                 customer = survivor
         return customer
 
@@ -335,13 +342,14 @@ class EventApplier:
                 source=account.name,
             )
             return customer
-        await merge_customers(
+        record = await merge_customers(
             session,
             target.id,  # type: ignore[arg-type]
             customer.id,  # type: ignore[arg-type]
             by=f"deep link opened on {account.name}",
             participants=self.merge_participants,
         )
+        _audit_merge(session, record, f"deep link opened on {account.name}")
         await record_event(
             session,
             target,

@@ -14,6 +14,7 @@ from crm_core.consent import set_consent
 from crm_core.customers import get_customer, record_event
 from crm_core.models import ConsentPurpose
 from hub.api.deps import get_hub
+from hub.campaigns.journeys import wake
 from hub.campaigns.models import CampaignSend
 from hub.errors import ApiError
 from hub.runtime import Hub
@@ -58,6 +59,8 @@ async def click(token: str, hub: Hub = Depends(get_hub)) -> RedirectResponse:
         if send is not None and send.clicked_at is None:
             send.clicked_at = utcnow()
             session.add(send)
+            # A journey waiting until the customer clicks goes on now.
+            await wake(session, send.customer_id, send.clicked_at)
             await record_event(
                 session,
                 send.customer_id,

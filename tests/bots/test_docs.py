@@ -84,6 +84,10 @@ def test_yaml_example(body: str, tmp_path: Path) -> None:
             entry = step.get("step", "first")
             called = {"id": step["call"], "version": 1, "start": entry, "steps": {entry: {"say": "stub"}}}
             (tmp_path / f"{step['call']}.yaml").write_text(yaml.safe_dump(called), encoding="utf-8")
+        if isinstance(step, dict) and "campaign" in step:
+            (tmp_path / "campaigns").mkdir(exist_ok=True)
+            defined = {"campaigns": [{"id": step["campaign"]}]}
+            (tmp_path / "campaigns" / "c.yaml").write_text(yaml.safe_dump(defined), encoding="utf-8")
     (tmp_path / "flow.yaml").write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
     problems = [p for p in validate(tmp_path, teams=["support"]) if "is never reached" not in p.message]
     assert problems == []

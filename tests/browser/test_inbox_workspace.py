@@ -258,7 +258,11 @@ def test_a_marketer_reads_no_notes_and_gets_no_agent_tools(
     ana.get_by_role("textbox", name="Private note for your team").press("Enter")
     expect(ana.locator(".note")).to_contain_text("Wholesale lead")
 
-    mark = signed_in(page, "marketer@example.com", workspace.password)
+    # Marketers land on campaigns; the inbox is theirs to read, from the navigation bar.
+    mark = page()
+    log_in(mark, "marketer@example.com", workspace.password)
+    mark.get_by_role("navigation", name="Workspace").get_by_role("link", name="Inbox").click()
+    expect(mark.locator("#live-status")).to_have_text(re.compile("Live|En directo"))
     row_of(mark, "Olga Petrenko").get_by_role("button").click()
     timeline = mark.get_by_role("log", name="Messages and notes")
     expect(timeline.locator(".msg--customer")).to_contain_text("gift cards")

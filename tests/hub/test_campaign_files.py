@@ -24,12 +24,21 @@ async def test_the_shipped_segments_and_campaigns_load_as_drafts(database_url: s
         await hub.sync_definition_files()  # again: nothing changes, nothing doubles
         async with hub.db.session() as session:
             campaigns = {c.id: c for c in (await session.execute(select(Campaign))).scalars()}
-        assert set(campaigns) == {"birthday", "abandoned-cart", "win-back"}
+        assert set(campaigns) == {
+            "birthday",
+            "abandoned-cart",
+            "win-back",
+            "welcome-series",
+            "re-engagement",
+            "missed-call-follow-up",
+        }
         assert all(c.status is CampaignStatus.DRAFT for c in campaigns.values())
         assert campaigns["birthday"].source == "file:campaigns/examples.yaml"
         assert hub.campaigns is not None
         async with hub.db.session() as session:
             definition = await hub.campaigns.definition(session, "win-back")
+            welcome = await hub.campaigns.definition(session, "welcome-series")
+        assert [name for name, _ in welcome.messages()] == ["welcome", "tips", "nudge", "first-order"]
         assert [v.id for v in definition.variants] == ["discount", "free-shipping"]
         assert definition.schedule.cron == "0 11 * * MON"
     finally:

@@ -111,13 +111,13 @@ class TestFlowsApi:
     async def test_only_admins(self, shipped: Hub) -> None:
         async with client_for(shipped) as http:
             assert (await http.get("/api/v1/flows")).status_code == 401
-            for role in (Role.AGENT, Role.MARKETER):
+            for role in (Role.AGENT, Role.MARKETER, Role.SUPERVISOR):
                 headers, _ = await agent_headers(shipped, role)
                 for path in ("/api/v1/flows", "/api/v1/flows/support", "/api/v1/flows/support/diagram.svg"):
                     response = await http.get(path, headers=headers)
                     assert response.status_code == 403, (role, path)
                     assert response.json()["error"]["message"] == (
-                        f"the {role.value} role may not do this (flows are admin-only)"
+                        f"the {role.value} role may not do this (settings:manage)"
                     )
 
     async def test_a_hub_without_flows(self, flows_hub: FlowsHub, tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ class TestList:
                 "team": 1,
                 "all": 2,
                 "at_risk": 1,
+                "sla_at_risk": 0,  # no SLA policy here
                 "unread_mine": 1,
             }
             read = ok(await http.post(f"{url}/{mine.id}/read", json={}, headers=as_ana))

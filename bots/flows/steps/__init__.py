@@ -9,6 +9,7 @@ from bots.flows.steps import (
     ask,
     branch,
     call,
+    campaign,
     consent,
     control,
     faq,
@@ -41,6 +42,7 @@ PARSERS: dict[str, StepParser] = {
     "consent": consent.parse,
     "share_contact": share_contact.parse,
     "qr": qr.parse,
+    "campaign": campaign.parse,
     "goto": control.parse_goto,
     "end": control.parse_end,
 }
@@ -54,7 +56,7 @@ SETTINGS = frozenset(
     | {"type", "save_to", "choices", "pattern", "min", "max", "retry", "max_tries", "on_fail"}
     | {"timeout", "on_timeout", "prompt", "threshold", "suggest", "suggest_above"}
     | {"suggestions_text", "none_title", "fallback"}
-    | {"on_error"}
+    | {"on_error", "on_refused"}
     | {"channel", "step", "button", "typed", "caption"}
 )
 

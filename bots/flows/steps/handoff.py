@@ -39,7 +39,7 @@ class HandoffStep(Step):
         if self.message is not None:
             ctx.say(self.message)
         summary = ctx.render(self.summary) if self.summary is not None else default_summary(ctx)
-        return HandOff(self.team, summary)
+        return HandOff(self.team, summary, self.name)
 
 
 def _show(value: Any) -> str:

@@ -52,6 +52,10 @@ function activityLabel(entry) {
       return t("activity.unsubscribed");
     case "attributes.changed":
       return t("activity.attributes_changed");
+    case "sla.at_risk":
+      return t("activity.sla_at_risk", { target: t(`sla.${payload.target}`) });
+    case "sla.breached":
+      return t("activity.sla_breached", { target: t(`sla.${payload.target}`) });
     default:
       return entry.kind;
   }

@@ -1,6 +1,6 @@
 /*
  * The conversation list: a view (all / mine / unassigned / team) refined by status, channel, label,
- * SLA at risk and a search, all answered by the server (indexed, keyset-paged: "Load more" asks for
+ * SLA at risk (a policy's target at risk or overdue: inbox/sla.py) and a search, all answered by the server (indexed, keyset-paged: "Load more" asks for
  * the page after the last row). Live updates patch rows in place; anything the client cannot decide
  * (a new conversation, a search) reloads the first page.
  */
@@ -9,6 +9,7 @@ import { api, query } from "./api.js";
 import { $, attempt, avatar, debounce, el, ms } from "./dom.js";
 import { fullTime, plural, relativeTime, t } from "./i18n.js";
 import { channelBadge, channelName } from "./names.js";
+import { slaBadge } from "./sla.js";
 import { state } from "./state.js";
 import { openConversation } from "./thread.js";
 
@@ -23,8 +24,7 @@ function listQuery(extra = {}) {
     status: f.status,
     channel: f.channel,
     label: f.label,
-    at_risk: f.atRisk,
-    waiting_minutes: AT_RISK_MINUTES,
+    sla_at_risk: f.atRisk,
     q: f.q.trim(),
     limit: PAGE,
     ...extra,
@@ -87,9 +87,12 @@ function atRisk(conversation) {
 
 function rowChips(conversation) {
   const chips = [channelBadge(conversation.channel_type)];
+  // An SLA policy's countdown; without one, how long the customer has waited for a person.
+  const sla = slaBadge(conversation);
+  if (sla) chips.push(sla);
   if (["high", "urgent"].includes(conversation.priority))
     chips.push(el("span", { class: "chip chip--priority", dataset: { priority: conversation.priority } }, t(`priority.${conversation.priority}`)));
-  if (atRisk(conversation))
+  if (!sla && atRisk(conversation))
     chips.push(el("span", { class: "chip chip--risk", title: fullTime(conversation.waiting_since) }, t("list.waiting", { time: relativeTime(conversation.waiting_since) })));
   if (conversation.status === "snoozed" && conversation.snoozed_until)
     chips.push(el("span", { class: "chip chip--status", dataset: { status: "snoozed" } }, t("list.snoozed_until", { time: fullTime(conversation.snoozed_until) })));

@@ -12,6 +12,8 @@ import { currentLanguage, relativeTime, t, useLanguage } from "./i18n.js";
 import { loadConversations, loadLabels, refreshCounts, renderChannelFilter, renderList, wireList } from "./list.js";
 import { connectLive, unlockSound } from "./live.js";
 import { mountNav } from "./nav.js";
+import { mountPresence } from "./presence.js";
+import { startSlaClock } from "./sla.js";
 import { state } from "./state.js";
 import { wireShortcuts } from "./shortcuts.js";
 import { markRead, openConversation, renderHeader, wireThread } from "./thread.js";
@@ -45,6 +47,7 @@ function wireUp() {
   wireComposer();
   wireShortcuts();
   unlockSound();
+  startSlaClock();
   $("language").addEventListener("change", (event) => changeLanguage(event.target.value));
   $("logout").addEventListener("click", async () => {
     await attempt(() => api("/api/v1/auth/logout", { method: "POST" }));
@@ -66,6 +69,7 @@ async function start() {
   state.prefs = state.me.agent_id !== null ? await api("/api/v1/workspace/me") : { locale: "en", team_id: null };
   await useLanguage(state.prefs.locale);
   showMe();
+  mountPresence($("presence-box"));
   attempt(() => mountNav($("nav")));
   wireUp();
   applyComposerPermissions();

@@ -11,6 +11,7 @@ import { $, attempt, debounce, dismissable, el, fill, ms, safeUrl, toast } from 
 import { clockTime, fullTime, t } from "./i18n.js";
 import { loadLabels, renderList, setUnread, updateListed } from "./list.js";
 import { channelBadge, statusChip } from "./names.js";
+import { slaBadge } from "./sla.js";
 import { agentName, may, state } from "./state.js";
 
 // ---- opening ------------------------------------------------------------------------------------
@@ -98,6 +99,7 @@ export function renderHeader() {
     channelBadge(conversation.channel_type),
     el("span", {}, conversation.channel_account),
     statusChip(conversation.status),
+    slaBadge(conversation),
     conversation.status === "snoozed" && conversation.snoozed_until
       ? el("span", {}, t("thread.snoozed_until", { time: fullTime(conversation.snoozed_until) }))
       : null,

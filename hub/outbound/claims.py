@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 
 from crm_core.columns import utcnow
 from hub.db import Database
@@ -116,3 +116,24 @@ async def next_due(db: Database) -> datetime | None:
                 select(func.min(OutboxItem.next_attempt_at)).where(OutboxItem.status == OutboxStatus.PENDING)
             )
         ).scalar_one_or_none()
+
+
+async def keep(db: Database, items: Collection[Claimed], lease: timedelta) -> int:
+    """Extend the claims on ``items`` that are still held (a worker's heartbeat for the rows it has
+    under way: a request a provider holds longer than the lease must not be taken over and sent
+    again). Returns how many were extended."""
+    if not items:
+        return 0
+    now = utcnow()
+    async with db.transaction() as session:
+        renewed = await session.execute(
+            update(OutboxItem)
+            .where(
+                tuple_(OutboxItem.id, OutboxItem.attempts).in_([(item.id, item.attempts) for item in items]),
+                OutboxItem.claimed_by == next(iter(items)).claimed_by,
+                OutboxItem.status == OutboxStatus.SENDING,
+                OutboxItem.lease_until > now,
+            )
+            .values(lease_until=now + lease)
+        )
+    return int(renewed.rowcount or 0)  # type: ignore[attr-defined]

@@ -46,7 +46,7 @@ from hub import metrics
 from hub.accounts import Account, Accounts, UnknownAccount
 from hub.db import Database
 from hub.live import LocalBus, Subscription
-from hub.outbound.claims import Claimed, claim_due, held, next_due, renew
+from hub.outbound.claims import Claimed, claim_due, held, keep, next_due, renew
 from hub.outbound.enqueue import WAKE_TOPIC, outbound_from_json
 from hub.outbound.hooks import Defer, OutboxHook, Send
 from hub.outbound.models import OutboxItem, OutboxStatus
@@ -103,7 +103,8 @@ class Dispatcher:
         self._checking = asyncio.Semaphore(max(1, min(concurrency, 8)))
         self._recipient_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Rows claimed and not yet settled, per channel account.
+        # Rows claimed and not yet settled: by id, and how many per channel account.
+        self._held: dict[int, Claimed] = {}
         self._waiting: Counter[str] = Counter()
         # This worker's messages waiting for their turn under a limit, by the limit's key.
         self._lines: dict[str, asyncio.Lock] = {}
@@ -115,6 +116,7 @@ class Dispatcher:
     async def run(self) -> None:
         """Dispatch until cancelled; wakes on new outbox rows and polls for due retries. Claims
         the next batch while the previous ones are still being sent."""
+        keeper = asyncio.create_task(self._keep_leases(), name="outbox-leases")
         try:
             with self.bus.subscribe(WAKE_TOPIC) as wake:
                 while True:
@@ -136,6 +138,16 @@ class Dispatcher:
                         await self._idle(wake)
         finally:
             await self._wind_down()
+            keeper.cancel()
+
+    async def _keep_leases(self) -> None:
+        """Every third of a lease, extend the claims of the rows this worker has under way."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await keep(self.db, list(self._held.values()), self.lease)
+            except Exception:
+                log.exception("extending the outbox claims under way failed; retrying")
 
     async def _idle(self, wake: Subscription) -> None:
         """Nothing due: sleep until a new row is announced, a row under way settles (it may have
@@ -167,6 +179,7 @@ class Dispatcher:
             self.db, self.worker_id, limit or self.batch_size, self.lease, self._full_accounts()
         )
         self._waiting.update(item.channel_account for item in claimed)
+        self._held.update((item.id, item) for item in claimed)
         return claimed
 
     def _full_accounts(self) -> list[str]:
@@ -218,6 +231,7 @@ class Dispatcher:
         except Exception:
             log.exception("outbox %s: sending failed; the row is due again when its lease runs out", item.id)
         finally:
+            self._held.pop(item.id, None)
             self._waiting[item.channel_account] -= 1
             if self._waiting[item.channel_account] <= 0:
                 del self._waiting[item.channel_account]

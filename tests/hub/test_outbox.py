@@ -291,3 +291,40 @@ async def test_a_row_whose_outcome_cannot_be_recorded_does_not_hold_back_its_bat
             OutboxStatus.SENT
         ] * 2
         assert len(server.accepted) == 5
+
+
+async def test_a_request_the_provider_holds_past_the_lease_is_not_sent_again(make_hub: HubFactory) -> None:
+    """A running worker keeps extending the claims of what it has under way: another worker does
+    not take over a row whose request is still with the provider, however long it holds it."""
+    import asyncio
+
+    from hub.outbound.dispatcher import Dispatcher
+
+    async with CallbackServer(SECRET) as server:
+        hub = await api_hub(make_hub, server)
+        server.then(Scripted(200, delay=2.0))  # four leases long
+        async with client_for(hub) as http:
+            await customer_writes(http, "hello", "evt-1")
+        while await hub.processor.process_pending():
+            pass
+        holder = Dispatcher(hub.db, hub.accounts, hub.bus, worker_id="holder", lease_seconds=0.5)
+        other = Dispatcher(hub.db, hub.accounts, hub.bus, worker_id="other", lease_seconds=0.5)
+        running = asyncio.create_task(holder.run())
+        for _ in range(200):  # until the provider has the request
+            if server.received:
+                break
+            await asyncio.sleep(0.02)
+        taken = 0
+        for _ in range(12):  # well past the lease, while the provider still holds it
+            taken += await other.dispatch_due()
+            await asyncio.sleep(0.1)
+        for _ in range(200):
+            if server.accepted:
+                break
+            await asyncio.sleep(0.02)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        assert taken == 0
+        assert [body["text"] for body in server.received] == [server.accepted[0]["text"]]
+        [row] = await outbox_rows(hub)
+        assert row.status is OutboxStatus.SENT and row.claimed_by == "holder"
